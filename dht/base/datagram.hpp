@@ -1,0 +1,39 @@
+// The contract every sans-I/O protocol core offers to whoever owns the sockets and the
+// clock (the Asio edge, the simulator, the libtorrent plugin): datagrams and time go in,
+// datagrams to send and the next deadline come out. Shaped after ngtcp2.
+#pragma once
+
+#include "dht/base/endpoint.hpp"
+#include "dht/base/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace ovl {
+
+using bytes = std::vector<std::uint8_t>;
+using bytes_view = std::span<const std::uint8_t>;
+
+struct outgoing_datagram {
+    endpoint to;
+    bytes payload;
+};
+
+class datagram_core {
+public:
+    virtual ~datagram_core() = default;
+
+    // A datagram arrived on the core's socket from `from`.
+    virtual void on_datagram(timestamp now, const endpoint& from, bytes_view payload) = 0;
+    // Next datagram to send, or nullopt when the queue is empty. Call until empty after
+    // every other call.
+    virtual std::optional<outgoing_datagram> poll_transmit() = 0;
+    // When on_timeout must next be called; nullopt when nothing is scheduled.
+    virtual std::optional<timestamp> next_deadline() const = 0;
+    // Time passed; the core runs whatever is due at `now`.
+    virtual void on_timeout(timestamp now) = 0;
+};
+
+} // namespace ovl
