@@ -1,0 +1,82 @@
+#include "dht/messages.hpp"
+
+#include "dht/krpc/compact.hpp"
+
+namespace ovl::dht {
+
+bencode::dict ping_args(const node_id& self) { return {{"id", self.to_bytes()}}; }
+
+bencode::dict find_node_args(const node_id& self, const node_id& target) {
+    return {{"id", self.to_bytes()}, {"target", target.to_bytes()}};
+}
+
+bencode::dict get_peers_args(const node_id& self, const node_id& info_hash) {
+    return {{"id", self.to_bytes()}, {"info_hash", info_hash.to_bytes()}};
+}
+
+bencode::dict announce_args(const node_id& self, const node_id& info_hash, std::uint16_t port, bool implied_port,
+                            const std::string& token) {
+    bencode::dict d{{"id", self.to_bytes()},
+                    {"info_hash", info_hash.to_bytes()},
+                    {"port", std::int64_t{port}},
+                    {"token", token}};
+    if (implied_port) d.emplace("implied_port", 1);
+    return d;
+}
+
+std::optional<node_id> read_id(const bencode::dict& body, const char* key) {
+    const auto* s = bencode::find_string(body, key);
+    return s ? node_id::from_bytes(*s) : std::nullopt;
+}
+
+std::optional<node_id> sender_id(const bencode::dict& body) { return read_id(body, "id"); }
+
+std::string encode_nodes(const std::vector<contact>& nodes) {
+    std::string out;
+    out.reserve(nodes.size() * 26);
+    for (const auto& n : nodes) {
+        if (!n.ep.address.is_v4()) continue;
+        out += n.id.to_bytes();
+        out += krpc::compact_endpoint(n.ep);
+    }
+    return out;
+}
+
+std::vector<contact> decode_nodes(const bencode::dict& body) {
+    std::vector<contact> out;
+    const auto* s = bencode::find_string(body, "nodes");
+    if (!s) return out;
+    // A reply carries at most a few dozen nodes; ignore a trailing partial entry.
+    const std::size_t count = std::min<std::size_t>(s->size() / 26, 64);
+    out.reserve(count);
+    std::string_view all(*s);
+    for (std::size_t i = 0; i < count; ++i) {
+        auto id = node_id::from_bytes(all.substr(i * 26, 20));
+        auto ep = krpc::parse_compact_endpoint(all.substr(i * 26 + 20, 6));
+        if (id && ep && ep->port != 0) out.push_back({*id, *ep});
+    }
+    return out;
+}
+
+bencode::list encode_values(const std::vector<endpoint>& peers) {
+    bencode::list out;
+    out.reserve(peers.size());
+    for (const auto& p : peers) out.emplace_back(krpc::compact_endpoint(p));
+    return out;
+}
+
+std::vector<endpoint> decode_values(const bencode::dict& body, std::size_t max) {
+    std::vector<endpoint> out;
+    const auto* l = bencode::find_list(body, "values");
+    if (!l) return out;
+    for (const auto& v : *l) {
+        if (out.size() >= max) break;
+        const auto* s = v.as_string();
+        if (!s) continue;
+        auto ep = krpc::parse_compact_endpoint(*s);
+        if (ep && ep->port != 0) out.push_back(*ep);
+    }
+    return out;
+}
+
+} // namespace ovl::dht

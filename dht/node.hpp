@@ -1,0 +1,125 @@
+// A mainline DHT node (BEP 5) as a sans-I/O core: datagrams and time in, datagrams
+// and the next deadline out. It answers ping/find_node/get_peers/announce_peer, keeps
+// the routing table fresh, runs lookups, and lets other modules (introducer, overlay)
+// add their own query methods and response keys without editing this file.
+#pragma once
+
+#include "dht/base/datagram.hpp"
+#include "dht/base/log.hpp"
+#include "dht/base/random.hpp"
+#include "dht/krpc/message.hpp"
+#include "dht/krpc/rpc_manager.hpp"
+#include "dht/messages.hpp"
+#include "dht/node_config.hpp"
+#include "dht/node_stats.hpp"
+#include "dht/peer_store.hpp"
+#include "dht/query_sender.hpp"
+#include "dht/routing_table.hpp"
+#include "dht/token_manager.hpp"
+#include "dht/traversal.hpp"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <unordered_map>
+
+namespace ovl::dht {
+
+// What an extension's query handler answers.
+struct query_reply {
+    enum class action { respond, error, ignore };
+    action act = action::respond;
+    bencode::dict values;
+    int error_code = 0;
+    std::string error_message;
+
+    static query_reply respond(bencode::dict values) { return {action::respond, std::move(values), 0, {}}; }
+    static query_reply error(int code, std::string text) { return {action::error, {}, code, std::move(text)}; }
+    static query_reply ignore() { return {action::ignore, {}, 0, {}}; }
+};
+
+using query_handler = std::function<query_reply(timestamp now, const endpoint& from, const krpc::message& query)>;
+// Runs after a query was answered and may add keys to the response.
+using response_hook =
+    std::function<void(timestamp now, const endpoint& from, const krpc::message& query, bencode::dict& response)>;
+// A node that answered us reported the address it saw us at (BEP 42 "ip").
+using observed_address_listener =
+    std::function<void(timestamp now, const endpoint& reporter, const node_id& reporter_id, const endpoint& observed)>;
+
+struct announce_result {
+    lookup_result lookup;
+    // How many of the closest nodes acknowledged the announce.
+    int stored_at = 0;
+};
+using announce_callback = std::function<void(timestamp now, const announce_result&)>;
+using ping_callback = std::function<void(timestamp now, std::optional<node_id> id, duration round_trip)>;
+
+class node final : public datagram_core, private query_sender {
+public:
+    node(node_config config, random_source rng, logger_ptr log, timestamp now);
+
+    // datagram_core
+    void on_datagram(timestamp now, const endpoint& from, bytes_view payload) override;
+    std::optional<outgoing_datagram> poll_transmit() override;
+    std::optional<timestamp> next_deadline() const override;
+    void on_timeout(timestamp now) override;
+
+    // For transports that decode KRPC themselves (the libtorrent plugin).
+    void on_message(timestamp now, const endpoint& from, const krpc::message& msg);
+
+    // Joins the network: looks up our own id through the bootstrap nodes and the saved
+    // nodes, then fills farther buckets. `done` reports how many nodes we know.
+    void bootstrap(timestamp now, std::function<void(timestamp, std::size_t)> done = {});
+    void find_node(timestamp now, const node_id& target, lookup_callback done);
+    void get_peers(timestamp now, const node_id& info_hash, lookup_callback done);
+    // Announces `port` (or, with implied_port, the UDP source port) for `info_hash`.
+    void announce(timestamp now, const node_id& info_hash, std::uint16_t port, bool implied_port,
+                  announce_callback done);
+    void ping(timestamp now, const endpoint& to, ping_callback done);
+
+    // Extension points.
+    void register_query(const std::string& method, query_handler handler);
+    void add_response_hook(const std::string& method, response_hook hook);
+    void set_observed_address_listener(observed_address_listener listener);
+    bool send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
+                    krpc::reply_handler handler, std::optional<node_id> expected = std::nullopt) override;
+
+    const node_id& id() const { return config_.id; }
+    const node_id& self_id() const override { return config_.id; }
+    const routing_table& table() const { return table_; }
+    const peer_store& storage() const { return storage_; }
+    const node_stats& stats() const { return stats_; }
+    random_source& rng() { return rng_; }
+    // The nodes worth saving across a restart.
+    std::vector<contact> export_nodes() const;
+
+private:
+    void handle_query(timestamp now, const endpoint& from, const krpc::message& query);
+    query_reply answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled);
+    void consider_querier(timestamp now, const endpoint& from, const node_id& id);
+    void queue(const endpoint& to, const krpc::message& msg);
+    void maintain(timestamp now);
+    void start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
+                      bool use_bootstrap);
+
+    node_config config_;
+    random_source rng_;
+    logger_ptr log_;
+    routing_table table_;
+    peer_store storage_;
+    token_manager tokens_;
+    krpc::rpc_manager rpc_;
+    std::deque<outgoing_datagram> outbox_;
+    std::unordered_map<std::string, query_handler> extensions_;
+    std::unordered_map<std::string, std::vector<response_hook>> hooks_;
+    observed_address_listener observed_listener_;
+    // Unknown nodes we pinged after they queried us, so a flood of queries does not
+    // become a flood of pings.
+    std::unordered_map<endpoint, timestamp, endpoint_hash> recently_pinged_;
+    timestamp next_maintenance_;
+    timestamp next_storage_expiry_;
+    node_stats stats_;
+};
+
+} // namespace ovl::dht

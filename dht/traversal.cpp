@@ -1,0 +1,144 @@
+#include "dht/traversal.hpp"
+
+#include <algorithm>
+
+namespace ovl::dht {
+
+traversal::traversal(query_sender& sender, kind k, const node_id& target, traversal_config config,
+                     lookup_callback done)
+    : sender_(sender), kind_(k), target_(target), config_(config), done_(std::move(done)) {
+    result_.target = target;
+}
+
+void traversal::add_seed(const contact& c) { add_candidate(c.id, c.ep, 1); }
+
+void traversal::add_bootstrap(const endpoint& ep) { add_candidate(std::nullopt, ep, 1); }
+
+void traversal::add_candidate(const std::optional<node_id>& id, const endpoint& ep, int hop) {
+    if (id && *id == sender_.self_id()) return;
+    if (!seen_.insert(ep).second) return;
+    candidate c{id, ep, state::fresh, hop, {}};
+    // Known ids sort by distance; bare endpoints go last, so they are asked only
+    // when nothing better is known.
+    auto pos = std::upper_bound(candidates_.begin(), candidates_.end(), c, [&](const candidate& a, const candidate& b) {
+        if (!a.id) return false;
+        if (!b.id) return true;
+        return closer_to(target_, *a.id, *b.id);
+    });
+    candidates_.insert(pos, std::move(c));
+    // Forget the farthest candidates nobody is waiting on, so memory stays bounded.
+    while (candidates_.size() > config_.max_candidates) {
+        auto victim = std::find_if(candidates_.rbegin(), candidates_.rend(),
+                                   [](const candidate& x) { return x.st != state::in_flight; });
+        if (victim == candidates_.rend()) break;
+        candidates_.erase(std::next(victim).base());
+    }
+}
+
+traversal::candidate* traversal::find(const endpoint& ep) {
+    auto it = std::find_if(candidates_.begin(), candidates_.end(), [&](const candidate& c) { return c.ep == ep; });
+    return it == candidates_.end() ? nullptr : &*it;
+}
+
+void traversal::start(timestamp now) {
+    started_ = now;
+    step(now);
+}
+
+void traversal::step(timestamp now) {
+    if (finished_) return;
+    std::size_t settled = 0;
+    for (std::size_t i = 0; i < candidates_.size() && in_flight_ < config_.alpha; ++i) {
+        auto& c = candidates_[i];
+        if (c.st == state::failed) continue;
+        if (c.st == state::answered || c.st == state::in_flight) {
+            if (++settled >= config_.k) break;
+            continue;
+        }
+        auto args = kind_ == kind::find_node ? find_node_args(sender_.self_id(), target_)
+                                             : get_peers_args(sender_.self_id(), target_);
+        const char* name = kind_ == kind::find_node ? method::find_node : method::get_peers;
+        auto self = shared_from_this();
+        endpoint ep = c.ep;
+        bool sent = sender_.send_query(
+            now, ep, name, std::move(args),
+            [self, ep](timestamp t, const krpc::query_outcome& outcome) { self->on_outcome(t, ep, outcome); }, c.id);
+        if (!sent) {
+            c.st = state::failed;
+            continue;
+        }
+        // send_query never calls back synchronously, so `c` is still valid here.
+        c.st = state::in_flight;
+        ++in_flight_;
+        ++result_.queries;
+        ++settled;
+        if (settled >= config_.k) break;
+    }
+    if (in_flight_ == 0) finish(now);
+}
+
+void traversal::on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome) {
+    --in_flight_;
+    auto* c = find(ep);
+    if (finished_) return;
+    if (outcome.status != krpc::query_status::response) {
+        if (outcome.status == krpc::query_status::timeout) ++result_.timeouts;
+        if (c) c->st = state::failed;
+        step(now);
+        return;
+    }
+    const auto& body = outcome.reply->body;
+    auto id = sender_id(body);
+    if (!id) {
+        if (c) c->st = state::failed;
+        step(now);
+        return;
+    }
+    ++result_.responses;
+    int hop = 1;
+    if (c) {
+        hop = c->hop;
+        if (!c->id || *c->id != *id) {
+            // Learned (or corrected) the id: re-insert at the right distance.
+            candidate updated = *c;
+            updated.id = *id;
+            updated.st = state::answered;
+            if (const auto* token = bencode::find_string(body, "token")) updated.token = token->substr(0, 64);
+            candidates_.erase(candidates_.begin() + (c - candidates_.data()));
+            seen_.erase(ep);
+            add_candidate(updated.id, updated.ep, updated.hop);
+            if (auto* again = find(ep)) {
+                again->st = state::answered;
+                again->token = updated.token;
+            }
+        } else {
+            c->st = state::answered;
+            if (const auto* token = bencode::find_string(body, "token")) c->token = token->substr(0, 64);
+        }
+    }
+    for (const auto& n : decode_nodes(body)) add_candidate(n.id, n.ep, hop + 1);
+    if (kind_ == kind::get_peers) {
+        for (const auto& p : decode_values(body)) {
+            if (result_.peers.size() >= config_.max_peers) break;
+            if (peers_seen_.insert(p).second) result_.peers.push_back(p);
+        }
+    }
+    step(now);
+}
+
+void traversal::finish(timestamp now) {
+    if (finished_) return;
+    finished_ = true;
+    for (const auto& c : candidates_) {
+        if (c.st != state::answered || !c.id) continue;
+        if (result_.closest.empty()) result_.hops = c.hop;
+        result_.closest.push_back({*c.id, c.ep});
+        result_.tokens.push_back(c.token);
+        if (result_.closest.size() >= config_.k) break;
+    }
+    result_.elapsed = now - started_;
+    auto done = std::move(done_);
+    if (done) done(now, result_);
+}
+
+} // namespace ovl::dht

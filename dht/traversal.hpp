@@ -1,0 +1,88 @@
+// One iterative Kademlia lookup (find_node or get_peers): keeps the candidates sorted
+// by distance to the target, keeps up to alpha queries in flight, and ends when the k
+// closest live candidates have all answered. Announcing is a get_peers traversal
+// followed by announce_peer to the nodes it ended on (see node.cpp).
+#pragma once
+
+#include "dht/base/endpoint.hpp"
+#include "dht/base/time.hpp"
+#include "dht/messages.hpp"
+#include "dht/node_id.hpp"
+#include "dht/query_sender.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+namespace ovl::dht {
+
+struct lookup_result {
+    node_id target;
+    // Nodes that answered, closest first (at most k); `tokens` runs parallel to it.
+    std::vector<contact> closest;
+    std::vector<std::string> tokens;
+    // get_peers: peers found, without duplicates.
+    std::vector<endpoint> peers;
+    int queries = 0;
+    int responses = 0;
+    int timeouts = 0;
+    // Hops to the closest node that answered (1 = it was in our own table).
+    int hops = 0;
+    duration elapsed{};
+};
+
+using lookup_callback = std::function<void(timestamp now, const lookup_result&)>;
+
+struct traversal_config {
+    std::size_t k = 8;
+    std::size_t alpha = 3;
+    std::size_t max_candidates = 100;
+    std::size_t max_peers = 1000;
+};
+
+class traversal : public std::enable_shared_from_this<traversal> {
+public:
+    enum class kind { find_node, get_peers };
+
+    traversal(query_sender& sender, kind k, const node_id& target, traversal_config config, lookup_callback done);
+
+    // Candidates we know by id (from our routing table), and bare endpoints (bootstrap
+    // nodes) whose id we learn when they answer.
+    void add_seed(const contact& c);
+    void add_bootstrap(const endpoint& ep);
+    void start(timestamp now);
+
+private:
+    enum class state { fresh, in_flight, answered, failed };
+    struct candidate {
+        std::optional<node_id> id;
+        endpoint ep;
+        state st = state::fresh;
+        int hop = 1;
+        std::string token;
+    };
+
+    void add_candidate(const std::optional<node_id>& id, const endpoint& ep, int hop);
+    void step(timestamp now);
+    void on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome);
+    candidate* find(const endpoint& ep);
+    void finish(timestamp now);
+
+    query_sender& sender_;
+    kind kind_;
+    node_id target_;
+    traversal_config config_;
+    lookup_callback done_;
+    std::vector<candidate> candidates_;
+    std::unordered_set<endpoint, endpoint_hash> seen_;
+    std::unordered_set<endpoint, endpoint_hash> peers_seen_;
+    lookup_result result_;
+    timestamp started_{};
+    std::size_t in_flight_ = 0;
+    bool finished_ = false;
+};
+
+} // namespace ovl::dht
