@@ -1,0 +1,242 @@
+#include "sim/nat.hpp"
+
+#include <algorithm>
+
+namespace ovl::sim {
+
+std::size_t nat::flow_key_hash::operator()(const flow_key& k) const noexcept {
+    endpoint_hash h;
+    std::size_t x = h(k.a) * 0x9e3779b97f4a7c15ULL ^ h(k.b);
+    return x ^ (static_cast<std::size_t>(k.proto) << 1 | static_cast<std::size_t>(k.exact));
+}
+
+nat::nat(const nat_config& config, ip_address external_ip)
+    : config_(config), external_ip_(external_ip) {}
+
+endpoint nat::remote_key(const endpoint& dst) const {
+    // A firewall keeps addresses, so one mapping per internal endpoint is all it can have.
+    if (!config_.translate) return {};
+    switch (config_.mapping) {
+    case mapping_behavior::endpoint_independent: return {};
+    case mapping_behavior::address_dependent: return {dst.address, 0};
+    case mapping_behavior::address_and_port_dependent: return dst;
+    }
+    return dst;
+}
+
+duration nat::timeout(protocol proto, const mapping& m) const {
+    if (proto == protocol::udp) return config_.udp_timeout;
+    return m.established ? config_.tcp_established_timeout : config_.tcp_transitory_timeout;
+}
+
+nat::mapping* nat::find(const std::unordered_map<flow_key, std::uint32_t, flow_key_hash>& index,
+                        const flow_key& key, timestamp now) {
+    auto it = index.find(key);
+    if (it == index.end()) return nullptr;
+    const std::uint32_t id = it->second;
+    if (now >= mappings_[id].expires) {
+        remove(id);
+        return nullptr;
+    }
+    return &mappings_[id];
+}
+
+nat::mapping& nat::create(timestamp now, const flow_key& key, const endpoint& src,
+                          std::uint16_t port) {
+    if (live_count_ >= sweep_at_) sweep(now);
+    std::uint32_t id;
+    if (!free_.empty()) {
+        id = free_.back();
+        free_.pop_back();
+    } else {
+        id = static_cast<std::uint32_t>(mappings_.size());
+        mappings_.emplace_back();
+    }
+    mapping& m = mappings_[id];
+    m = mapping{};
+    m.key = key;
+    m.internal = src;
+    m.external = config_.translate ? endpoint{external_ip_, port} : src;
+    m.live = true;
+    m.expires = now;
+    by_flow_[key] = id;
+    by_external_[flow_key{key.proto, false, m.external, {}}] = id;
+    if (key.exact) ++exact_count_;
+    ++live_count_;
+    return m;
+}
+
+void nat::remove(std::uint32_t id) {
+    mapping& m = mappings_[id];
+    by_flow_.erase(m.key);
+    by_external_.erase(flow_key{m.key.proto, false, m.external, {}});
+    if (m.key.exact) --exact_count_;
+    m = mapping{};
+    free_.push_back(id);
+    --live_count_;
+}
+
+bool nat::tuple_held(timestamp now, protocol proto, const endpoint& external,
+                     const endpoint& remote) {
+    if (held_tuples_.empty()) return false;
+    auto it = held_tuples_.find(flow_key{proto, true, external, remote});
+    if (it == held_tuples_.end()) return false;
+    if (now < it->second) return true;
+    held_tuples_.erase(it);
+    return false;
+}
+
+bool nat::port_free(timestamp now, protocol proto, std::uint16_t port, const endpoint& dst) {
+    const endpoint ext{external_ip_, port};
+    if (find(by_external_, flow_key{proto, false, ext, {}}, now)) return false;
+    return !tuple_held(now, proto, ext, dst);
+}
+
+std::optional<std::uint16_t> nat::allocate_port(timestamp now, protocol proto, const endpoint& src,
+                                                const endpoint& dst, bool allow_preserve,
+                                                random_source& rng) {
+    const std::uint32_t lo = config_.port_min;
+    const std::uint32_t span = std::uint32_t(config_.port_max) - lo + 1;
+    if (config_.ports == port_assignment::preserving && allow_preserve &&
+        port_free(now, proto, src.port, dst))
+        return src.port;
+    if (config_.ports == port_assignment::sequential) {
+        if (next_sequential_ == 0) next_sequential_ = lo + static_cast<std::uint32_t>(rng.uniform(span));
+        const std::uint32_t step = static_cast<std::uint32_t>(std::max(1, config_.port_delta));
+        for (std::uint32_t i = 0; i < span; ++i) {
+            const auto port = static_cast<std::uint16_t>(next_sequential_);
+            next_sequential_ = lo + (next_sequential_ - lo + step) % span;
+            if (port_free(now, proto, port, dst)) return port;
+        }
+        return std::nullopt;
+    }
+    // Random (RFC 6056), also the fallback when the preserved port is taken.
+    for (int tries = 0; tries < 32; ++tries) {
+        const auto port = static_cast<std::uint16_t>(lo + rng.uniform(span));
+        if (port_free(now, proto, port, dst)) return port;
+    }
+    const std::uint32_t start = static_cast<std::uint32_t>(rng.uniform(span));
+    for (std::uint32_t i = 0; i < span; ++i) {
+        const auto port = static_cast<std::uint16_t>(lo + (start + i) % span);
+        if (port_free(now, proto, port, dst)) return port;
+    }
+    return std::nullopt;
+}
+
+void nat::permit(timestamp now, protocol proto, mapping& m, const endpoint& remote) {
+    const timestamp until = now + timeout(proto, m);
+    switch (config_.filtering) {
+    case filtering_behavior::endpoint_independent: return;
+    case filtering_behavior::address_dependent:
+        m.address_permits[remote.address] = until;
+        if (m.address_permits.size() > m.prune_at) {
+            std::erase_if(m.address_permits, [&](const auto& p) { return p.second <= now; });
+            m.prune_at = std::max<std::size_t>(64, 2 * m.address_permits.size());
+        }
+        return;
+    case filtering_behavior::address_and_port_dependent:
+        m.endpoint_permits[remote] = until;
+        if (m.endpoint_permits.size() > m.prune_at) {
+            std::erase_if(m.endpoint_permits, [&](const auto& p) { return p.second <= now; });
+            m.prune_at = std::max<std::size_t>(64, 2 * m.endpoint_permits.size());
+        }
+        return;
+    }
+}
+
+bool nat::permitted(timestamp now, const mapping& m, const endpoint& remote) const {
+    switch (config_.filtering) {
+    case filtering_behavior::endpoint_independent: return true;
+    case filtering_behavior::address_dependent: {
+        auto it = m.address_permits.find(remote.address);
+        return it != m.address_permits.end() && now < it->second;
+    }
+    case filtering_behavior::address_and_port_dependent: {
+        auto it = m.endpoint_permits.find(remote);
+        return it != m.endpoint_permits.end() && now < it->second;
+    }
+    }
+    return false;
+}
+
+void nat::track_tcp(mapping& m, std::uint8_t flags, bool outbound) {
+    if (flags & tcp_flag::rst) {
+        m.established = false;
+        return;
+    }
+    if (flags & tcp_flag::syn) (outbound ? m.saw_syn_out : m.saw_syn_in) = true;
+    // RFC 5382: established once SYNs have passed in both directions.
+    if (m.saw_syn_out && m.saw_syn_in) m.established = true;
+}
+
+translation nat::outbound(timestamp now, protocol proto, std::uint8_t flags, const endpoint& src,
+                          const endpoint& dst, random_source& rng) {
+    if (proto == protocol::udp && config_.udp_blocked) return {{}, drop_reason::udp_blocked};
+
+    const flow_key exact_key{proto, true, src, dst};
+    mapping* m = exact_count_ > 0 ? find(by_flow_, exact_key, now) : nullptr;
+    if (!m) {
+        const flow_key key{proto, false, src, remote_key(dst)};
+        m = find(by_flow_, key, now);
+        if (m && config_.translate && tuple_held(now, proto, m->external, dst)) {
+            // Port collision: conntrack already holds (external, dst) from an unsolicited
+            // inbound packet, so this destination gets a mapping of its own on another port.
+            auto port = allocate_port(now, proto, src, dst, false, rng);
+            if (!port) return {{}, drop_reason::no_mapping};
+            m = &create(now, exact_key, src, *port);
+        } else if (!m) {
+            std::uint16_t port = src.port;
+            if (config_.translate) {
+                auto p = allocate_port(now, proto, src, dst, true, rng);
+                if (!p) return {{}, drop_reason::no_mapping};
+                port = *p;
+            }
+            m = &create(now, key, src, port);
+        }
+    }
+    if (proto == protocol::tcp) track_tcp(*m, flags, true);
+    m->expires = now + timeout(proto, *m);
+    permit(now, proto, *m, dst);
+    return {m->external, std::nullopt};
+}
+
+void nat::note_unsolicited(timestamp now, protocol proto, const endpoint& src, const endpoint& dst) {
+    if (!config_.inbound_creates_state || !config_.translate) return;
+    const duration hold =
+        proto == protocol::udp ? config_.udp_timeout : config_.tcp_transitory_timeout;
+    held_tuples_[flow_key{proto, true, dst, src}] = now + hold;
+}
+
+translation nat::inbound(timestamp now, protocol proto, std::uint8_t flags, const endpoint& src,
+                         const endpoint& dst) {
+    if (proto == protocol::udp && config_.udp_blocked) return {{}, drop_reason::udp_blocked};
+    mapping* m = find(by_external_, flow_key{proto, false, dst, {}}, now);
+    if (!m) {
+        note_unsolicited(now, proto, src, dst);
+        return {{}, drop_reason::no_mapping};
+    }
+    if (!permitted(now, *m, src)) {
+        note_unsolicited(now, proto, src, dst);
+        return {{}, drop_reason::nat_filtered};
+    }
+    if (proto == protocol::tcp) track_tcp(*m, flags, false);
+    // TCP state changes (established, reset) re-arm the timer; other traffic only if asked.
+    const bool tcp_transition = proto == protocol::tcp && (flags & (tcp_flag::syn | tcp_flag::rst));
+    if (config_.inbound_refresh || tcp_transition) m->expires = now + timeout(proto, *m);
+    return {m->internal, std::nullopt};
+}
+
+std::size_t nat::live_mappings(timestamp now) const {
+    return static_cast<std::size_t>(std::count_if(mappings_.begin(), mappings_.end(), [&](const mapping& m) {
+        return m.live && now < m.expires;
+    }));
+}
+
+void nat::sweep(timestamp now) {
+    for (std::uint32_t id = 0; id < mappings_.size(); ++id)
+        if (mappings_[id].live && now >= mappings_[id].expires) remove(id);
+    std::erase_if(held_tuples_, [&](const auto& t) { return t.second <= now; });
+    sweep_at_ = std::max<std::size_t>(1024, 2 * live_count_);
+}
+
+} // namespace ovl::sim

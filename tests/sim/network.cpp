@@ -1,0 +1,261 @@
+#include "sim/network.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ovl::sim {
+
+namespace {
+// IPv4 + UDP headers, so bandwidth caps see roughly what a wire would carry.
+constexpr std::size_t header_bytes = 28;
+} // namespace
+
+network::network(std::uint64_t seed) : rng_(seed) {
+    realms_.emplace_back(); // realm 0: the internet
+}
+
+network::~network() = default;
+
+std::uint32_t network::add_node(node n, ip_address address) {
+    auto& members = realms_[n.realm].members;
+    if (members.contains(address))
+        throw std::invalid_argument("address " + address.to_string() + " already in use");
+    const auto index = static_cast<std::uint32_t>(nodes_.size());
+    n.address = address;
+    members.emplace(address, index);
+    nodes_.push_back(std::move(n));
+    return index;
+}
+
+host_id network::add_public_host(ip_address address, const link_params& params) {
+    node n;
+    n.access = link(params);
+    return host_id{add_node(std::move(n), address)};
+}
+
+nat_id network::add_nat(const nat_config& config, ip_address outside, const link_params& params,
+                        std::optional<nat_id> parent) {
+    node n;
+    n.is_nat = true;
+    n.realm = parent ? nodes_[nat_nodes_.at(parent->value)].inner_realm : 0;
+    n.inner_realm = static_cast<std::uint32_t>(realms_.size());
+    n.nat_index = static_cast<std::uint32_t>(nats_.size());
+    n.access = link(params);
+    const std::uint32_t index = add_node(std::move(n), outside);
+    realms_.emplace_back();
+    realms_.back().gateway = index;
+    nats_.emplace_back(config, outside);
+    nat_nodes_.push_back(index);
+    return nat_id{static_cast<std::uint32_t>(nat_nodes_.size() - 1)};
+}
+
+host_id network::add_private_host(nat_id inside, ip_address address, const link_params& params) {
+    const std::uint32_t gateway = nat_nodes_.at(inside.value);
+    node n;
+    n.realm = nodes_[gateway].inner_realm;
+    n.access = link(params);
+    const std::uint32_t index = add_node(std::move(n), address);
+    // A firewall does not translate: the outside reaches the host's own address through it.
+    if (!nats_[nodes_[gateway].nat_index].config().translate) {
+        auto& outer = realms_[nodes_[gateway].realm].members;
+        if (!outer.emplace(address, gateway).second)
+            throw std::invalid_argument("address " + address.to_string() + " already in use");
+    }
+    return host_id{index};
+}
+
+const network::node& network::host_node(host_id host) const {
+    const node& n = nodes_.at(host.value);
+    if (n.is_nat) throw std::invalid_argument("not a host id");
+    return n;
+}
+
+ip_address network::address(host_id host) const { return host_node(host).address; }
+
+nat& network::nat_state(nat_id id) { return nats_[nodes_[nat_nodes_.at(id.value)].nat_index]; }
+
+udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& core) {
+    const node& n = host_node(host);
+    auto& ports = nodes_[host.value].udp_ports;
+    if (std::any_of(ports.begin(), ports.end(), [&](const auto& p) { return p.first == port; }))
+        throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port,
+                                                n.address.to_string()));
+    const auto index = static_cast<std::uint32_t>(bindings_.size());
+    bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{n.address, port}, core, index));
+    ports.emplace_back(port, index);
+    udp_binding& b = *bindings_.back();
+    service(b);
+    return b;
+}
+
+void network::poke(udp_binding& binding) {
+    if (nodes_[binding.host_.value].alive) service(binding);
+}
+
+void network::service(udp_binding& b) {
+    const std::uint32_t host = b.host_.value;
+    while (auto d = b.core_->poll_transmit()) {
+        if (!nodes_[host].alive) continue;
+        send(host, packet{protocol::udp, 0, b.local_, d->to, std::move(d->payload)});
+    }
+    const std::optional<timestamp> deadline = b.core_->next_deadline();
+    if (deadline == b.scheduled_) return;
+    b.scheduled_ = deadline;
+    ++b.timer_generation_;
+    if (deadline) queue_.push(std::max(*deadline, now_), event::kind::timer, b.index_, b.timer_generation_);
+}
+
+void network::kill_host(host_id host) {
+    host_node(host);
+    nodes_[host.value].alive = false;
+}
+
+bool network::alive(host_id host) const { return host_node(host).alive; }
+
+void network::log_to(std::string& sink) {
+    log_ = [&sink](std::string_view line) { sink.append(line); };
+}
+
+std::uint32_t network::alloc_packet(packet p) {
+    if (free_packets_.empty()) {
+        packets_.push_back(std::move(p));
+        return static_cast<std::uint32_t>(packets_.size() - 1);
+    }
+    const std::uint32_t slot = free_packets_.back();
+    free_packets_.pop_back();
+    packets_[slot] = std::move(p);
+    return slot;
+}
+
+void network::send(std::uint32_t from_node, packet p) {
+    ++stats_.sent;
+    forward(nodes_[from_node].realm, from_node, alloc_packet(std::move(p)));
+}
+
+void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot) {
+    const realm& r = realms_[realm_index];
+    std::uint32_t to;
+    event::kind kind;
+    if (auto it = r.members.find(packets_[slot].dst.address); it != r.members.end()) {
+        to = it->second;
+        kind = event::kind::arrive_outside;
+    } else if (r.gateway) {
+        to = *r.gateway;
+        kind = event::kind::arrive_inside;
+    } else {
+        drop(slot, drop_reason::no_route);
+        return;
+    }
+    // Only a realm's members use their access link in it; a gateway reaches its inside
+    // without crossing its own uplink.
+    const std::size_t size = packets_[slot].payload.size() + header_bytes;
+    std::optional<timestamp> t = now_;
+    if (nodes_[from].realm == realm_index)
+        t = nodes_[from].access.traverse(*t, size, link::direction::up, rng_);
+    if (t && nodes_[to].realm == realm_index)
+        t = nodes_[to].access.traverse(*t, size, link::direction::down, rng_);
+    if (!t) {
+        drop(slot, drop_reason::loss);
+        return;
+    }
+    queue_.push(*t, kind, to, slot);
+}
+
+void network::drop(std::uint32_t slot, drop_reason why) {
+    ++stats_.dropped[static_cast<std::size_t>(why)];
+    if (log_) log_packet(fmt::format("drop:{}", to_string(why)), packets_[slot]);
+    release_packet(slot);
+}
+
+void network::log_packet(std::string_view verdict, const packet& p) {
+    log_(fmt::format("{} {} {} {} > {} {}\n", (now_ - epoch).count(), verdict, to_string(p.proto),
+                     p.src.to_string(), p.dst.to_string(), p.payload.size()));
+}
+
+bool network::step() {
+    if (queue_.empty()) return false;
+    const event e = queue_.pop();
+    now_ = e.at;
+    if (e.what == event::kind::timer) {
+        fire_timer(e);
+    } else {
+        ++stats_.events;
+        arrive(e);
+    }
+    return true;
+}
+
+void network::run_until(timestamp until) {
+    while (!queue_.empty() && queue_.top().at <= until) step();
+    if (now_ < until) now_ = until;
+}
+
+void network::fire_timer(const event& e) {
+    udp_binding& b = *bindings_[e.target];
+    if (e.arg != b.timer_generation_ || !nodes_[b.host_.value].alive) return;
+    ++stats_.events;
+    ++stats_.timers;
+    b.scheduled_.reset();
+    if (log_) log_(fmt::format("{} timer {}\n", (now_ - epoch).count(), b.local_.to_string()));
+    b.core_->on_timeout(now_);
+    service(b);
+}
+
+void network::arrive(const event& e) {
+    const auto slot = static_cast<std::uint32_t>(e.arg);
+    if (nodes_[e.target].is_nat)
+        arrive_at_nat(e.target, slot, e.what == event::kind::arrive_inside);
+    else
+        arrive_at_host(e.target, slot);
+}
+
+void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside) {
+    const node& gw = nodes_[n];
+    nat& table = nats_[gw.nat_index];
+    packet& p = packets_[slot];
+    if (!from_inside) {
+        const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
+        if (!in.ok()) return drop(slot, *in.drop);
+        p.dst = in.ep;
+        return forward(gw.inner_realm, n, slot);
+    }
+    const bool hairpin = table.config().translate && p.dst.address == table.external_ip();
+    if (hairpin && !table.config().hairpinning) return drop(slot, drop_reason::hairpin_disabled);
+    const translation out = table.outbound(now_, p.proto, p.flags, p.src, p.dst, rng_);
+    if (!out.ok()) return drop(slot, *out.drop);
+    p.src = out.ep;
+    if (!hairpin) return forward(gw.realm, n, slot);
+    // Hairpinning: the packet turns around with its translated source, as if from outside.
+    const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
+    if (!in.ok()) return drop(slot, *in.drop);
+    p.dst = in.ep;
+    forward(gw.inner_realm, n, slot);
+}
+
+void network::arrive_at_host(std::uint32_t n, std::uint32_t slot) {
+    if (!nodes_[n].alive) return drop(slot, drop_reason::host_dead);
+    if (packets_[slot].proto == protocol::udp)
+        deliver_udp(n, slot);
+    else
+        deliver_tcp(n, slot);
+}
+
+void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
+    const auto& ports = nodes_[n].udp_ports;
+    const std::uint16_t port = packets_[slot].dst.port;
+    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.first == port; });
+    if (it == ports.end()) return drop(slot, drop_reason::no_listener);
+    ++stats_.delivered;
+    if (log_) log_packet("deliver", packets_[slot]);
+    // Take the payload out first: the core's calls may grow the packet table.
+    const endpoint from = packets_[slot].src;
+    const bytes payload = std::move(packets_[slot].payload);
+    release_packet(slot);
+    udp_binding& b = *bindings_[it->second];
+    b.core_->on_datagram(now_, from, payload);
+    service(b);
+}
+
+} // namespace ovl::sim

@@ -1,0 +1,161 @@
+// The simulated internet: hosts, NATs and firewalls in address realms, links, a virtual
+// clock and one event queue. It drives sans-I/O cores (ovl::datagram_core) bound to UDP
+// ports and a minimal TCP at the NAT level. Deterministic: one seed, no wall clock, no
+// threads; simultaneous events run in the order they were scheduled.
+#pragma once
+
+#include "sim/event_queue.hpp"
+#include "sim/ids.hpp"
+#include "sim/link.hpp"
+#include "sim/nat.hpp"
+#include "sim/packet.hpp"
+#include "sim/statistics.hpp"
+#include "sim/tcp_connection.hpp"
+#include "sim/udp_binding.hpp"
+
+#include "dht/base/datagram.hpp"
+#include "dht/base/endpoint.hpp"
+#include "dht/base/random.hpp"
+#include "dht/base/time.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace ovl::sim {
+
+class network {
+public:
+    // Virtual time starts here rather than at zero so that "no time" stays distinguishable.
+    static constexpr timestamp epoch{std::chrono::seconds(1000)};
+
+    explicit network(std::uint64_t seed);
+    network(const network&) = delete;
+    network& operator=(const network&) = delete;
+    ~network();
+
+    timestamp now() const { return now_; }
+    random_source& random() { return rng_; }
+
+    // --- topology ---------------------------------------------------------------------
+    host_id add_public_host(ip_address address, const link_params& link = {});
+    // A NAT or firewall whose outside address lives on the internet, or inside `parent`
+    // (carrier-grade NAT in front of a home NAT).
+    nat_id add_nat(const nat_config& config, ip_address outside, const link_params& link = {},
+                   std::optional<nat_id> parent = std::nullopt);
+    // A host inside a NAT (private address) or behind a firewall (its own public address).
+    host_id add_private_host(nat_id inside, ip_address address, const link_params& link = {});
+
+    ip_address address(host_id host) const;
+    nat& nat_state(nat_id id);
+
+    // --- UDP --------------------------------------------------------------------------
+    // Throws std::invalid_argument if the port is taken on that host.
+    udp_binding& bind_udp(host_id host, std::uint16_t port, datagram_core& core);
+    void poke(udp_binding& binding);
+
+    // --- TCP (handshake-level model, see tcp_connection.hpp) ---------------------------
+    void tcp_listen(host_id host, std::uint16_t port, std::function<void(tcp_connection&)> on_accept);
+    // Sends a SYN from (host, local_port); the port may also carry a listener (SO_REUSEADDR).
+    tcp_connection& tcp_connect(host_id host, std::uint16_t local_port, const endpoint& remote);
+
+    // --- running ----------------------------------------------------------------------
+    // Runs one event; false when nothing is scheduled.
+    bool step();
+    void run_until(timestamp until);
+    void run_for(duration d) { run_until(now_ + d); }
+    // Runs until done() holds (true) or the next event lies past `limit` (false).
+    template <class Predicate>
+    bool run_until(Predicate&& done, timestamp limit) {
+        if (done()) return true;
+        while (!queue_.empty() && queue_.top().at <= limit) {
+            step();
+            if (done()) return true;
+        }
+        if (now_ < limit) now_ = limit;
+        return false;
+    }
+
+    // --- churn, statistics, log -------------------------------------------------------
+    // The host stops sending and receiving; its cores are never called again.
+    void kill_host(host_id host);
+    bool alive(host_id host) const;
+    const statistics& stats() const { return stats_; }
+    // One line per delivered or dropped packet and per timer: "<ns> <verdict> ...".
+    void log_to(std::function<void(std::string_view)> sink) { log_ = std::move(sink); }
+    void log_to(std::string& sink);
+
+private:
+    friend class tcp_connection;
+
+    struct node {
+        bool is_nat = false;
+        bool alive = true;
+        std::uint32_t realm = 0;
+        std::uint32_t inner_realm = 0;
+        std::uint32_t nat_index = 0;
+        ip_address address;
+        link access;
+        std::vector<std::pair<std::uint16_t, std::uint32_t>> udp_ports;
+    };
+    struct realm {
+        std::unordered_map<ip_address, std::uint32_t, ip_address_hash> members;
+        std::optional<std::uint32_t> gateway;
+    };
+    struct tcp_key {
+        std::uint32_t host;
+        std::uint16_t port;
+        endpoint remote;
+        friend bool operator==(const tcp_key&, const tcp_key&) = default;
+    };
+    struct tcp_key_hash {
+        std::size_t operator()(const tcp_key& k) const noexcept;
+    };
+
+    std::uint32_t add_node(node n, ip_address address);
+    const node& host_node(host_id host) const;
+    std::uint32_t alloc_packet(packet p);
+    void release_packet(std::uint32_t slot) { free_packets_.push_back(slot); }
+    void send(std::uint32_t from_node, packet p);
+    void forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot);
+    void drop(std::uint32_t slot, drop_reason why);
+    void arrive(const event& e);
+    void arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside);
+    void arrive_at_host(std::uint32_t n, std::uint32_t slot);
+    void deliver_udp(std::uint32_t n, std::uint32_t slot);
+    void fire_timer(const event& e);
+    void service(udp_binding& b);
+    void log_packet(std::string_view verdict, const packet& p);
+
+    // tcp.cpp
+    void deliver_tcp(std::uint32_t n, std::uint32_t slot);
+    void send_segment(std::uint32_t host_node, std::uint16_t port, const endpoint& remote,
+                      std::uint8_t flags, bytes payload);
+
+    timestamp now_ = epoch;
+    random_source rng_;
+    event_queue queue_;
+    statistics stats_;
+    std::function<void(std::string_view)> log_;
+
+    std::vector<node> nodes_;
+    std::vector<realm> realms_;
+    std::vector<nat> nats_;
+    std::vector<std::uint32_t> nat_nodes_;
+    std::vector<std::unique_ptr<udp_binding>> bindings_;
+    std::vector<packet> packets_;
+    std::vector<std::uint32_t> free_packets_;
+
+    std::vector<std::unique_ptr<tcp_connection>> tcp_connections_;
+    std::unordered_map<tcp_key, tcp_connection*, tcp_key_hash> tcp_by_tuple_;
+    std::unordered_map<std::uint64_t, std::function<void(tcp_connection&)>> tcp_listeners_;
+};
+
+inline void udp_binding::poke() { net_->poke(*this); }
+
+} // namespace ovl::sim

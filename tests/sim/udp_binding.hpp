@@ -1,0 +1,46 @@
+// A datagram_core bound to one UDP port of one simulated host. The network drives the core
+// through it; tests hold it to poke the core after calling the core's own API directly.
+#pragma once
+
+#include "sim/ids.hpp"
+
+#include "dht/base/datagram.hpp"
+#include "dht/base/endpoint.hpp"
+
+#include <cstdint>
+#include <optional>
+
+namespace ovl::sim {
+
+class network;
+
+class udp_binding {
+public:
+    udp_binding(network& net, host_id host, endpoint local, datagram_core& core, std::uint32_t index)
+        : net_(&net), host_(host), local_(local), core_(&core), index_(index) {}
+    udp_binding(const udp_binding&) = delete;
+    udp_binding& operator=(const udp_binding&) = delete;
+
+    host_id host() const { return host_; }
+    // The host's own address and port (a private address behind a NAT).
+    const endpoint& local() const { return local_; }
+    datagram_core& core() const { return *core_; }
+
+    // Call after using the core's API directly: sends whatever it queued and re-reads its
+    // deadline.
+    void poke();
+
+private:
+    friend class network;
+
+    network* net_;
+    host_id host_;
+    endpoint local_;
+    datagram_core* core_;
+    std::uint32_t index_;
+    // The deadline the queued timer event stands for; events of older generations are stale.
+    std::optional<timestamp> scheduled_;
+    std::uint64_t timer_generation_ = 0;
+};
+
+} // namespace ovl::sim
