@@ -210,6 +210,9 @@ void nat::note_unsolicited(timestamp now, protocol proto, const endpoint& src, c
 translation nat::inbound(timestamp now, protocol proto, std::uint8_t flags, const endpoint& src,
                          const endpoint& dst) {
     if (proto == protocol::udp && config_.udp_blocked) return {{}, drop_reason::udp_blocked};
+    // Without translation, endpoint-independent filtering means no filter at all ("open").
+    if (!config_.translate && config_.filtering == filtering_behavior::endpoint_independent)
+        return {dst, std::nullopt};
     mapping* m = find(by_external_, flow_key{proto, false, dst, {}}, now);
     if (!m) {
         note_unsolicited(now, proto, src, dst);
@@ -223,6 +226,7 @@ translation nat::inbound(timestamp now, protocol proto, std::uint8_t flags, cons
     // TCP state changes (established, reset) re-arm the timer; other traffic only if asked.
     const bool tcp_transition = proto == protocol::tcp && (flags & (tcp_flag::syn | tcp_flag::rst));
     if (config_.inbound_refresh || tcp_transition) m->expires = now + timeout(proto, *m);
+    if (config_.inbound_refresh) permit(now, proto, *m, src);
     return {m->internal, std::nullopt};
 }
 
