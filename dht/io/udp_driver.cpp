@@ -53,12 +53,14 @@ struct udp_driver::impl {
     impl(datagram_core& c, const endpoint& bind_to, logger_ptr l)
         : core(c), log(std::move(l)), socket(io), timer(io), buffer(receive_buffer_size) {
         const auto local = to_asio(bind_to);
-        socket.open(local.protocol());
-        socket.bind(local);
-        socket_is_v4 = local.address().is_v4();
+        boost::system::error_code ec;
+        socket.open(local.protocol(), ec);
+        if (!ec) socket.bind(local, ec);
         // Sends never block the loop: a full socket buffer drops the datagram instead,
         // which KRPC's timeouts and retries already cope with.
-        socket.non_blocking(true);
+        if (!ec) socket.non_blocking(true, ec);
+        if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "bind " + bind_to.to_string());
+        socket_is_v4 = local.address().is_v4();
         receive();
         asio::post(io, [this] { flush(); });
     }
