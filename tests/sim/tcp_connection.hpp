@@ -36,7 +36,7 @@ public:
     host_id host() const { return host_; }
     const endpoint& local() const { return local_; }
     const endpoint& remote() const { return remote_; }
-    // Whether a SYN arrived from the peer (a crossing SYN or the listener's accept).
+    // Whether any segment with SYN (a SYN or SYN-ACK) arrived from the peer.
     bool saw_syn() const { return saw_syn_; }
 
     // Sends one data segment; ignored unless established.
