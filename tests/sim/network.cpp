@@ -20,11 +20,10 @@ network::~network() = default;
 
 std::uint32_t network::add_node(node n, ip_address address) {
     auto& members = realms_[n.realm].members;
-    if (members.contains(address))
-        throw std::invalid_argument("address " + address.to_string() + " already in use");
     const auto index = static_cast<std::uint32_t>(nodes_.size());
+    if (!members.insert(address, index))
+        throw std::invalid_argument("address " + address.to_string() + " already in use");
     n.address = address;
-    members.emplace(address, index);
     nodes_.push_back(std::move(n));
     return index;
 }
@@ -60,7 +59,7 @@ host_id network::add_private_host(nat_id inside, ip_address address, const link_
     // A firewall does not translate: the outside reaches the host's own address through it.
     if (!nats_[nodes_[gateway].nat_index].config().translate) {
         auto& outer = realms_[nodes_[gateway].realm].members;
-        if (!outer.emplace(address, gateway).second)
+        if (!outer.insert(address, gateway))
             throw std::invalid_argument("address " + address.to_string() + " already in use");
     }
     return host_id{index};
@@ -138,8 +137,9 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
     const realm& r = realms_[realm_index];
     std::uint32_t to;
     event::kind kind;
-    if (auto it = r.members.find(packets_[slot].dst.address); it != r.members.end()) {
-        to = it->second;
+    if (const std::uint32_t member = r.members.find(packets_[slot].dst.address);
+        member != address_table::none) {
+        to = member;
         kind = event::kind::arrive_outside;
     } else if (r.gateway) {
         to = *r.gateway;
@@ -178,7 +178,7 @@ bool network::step() {
     if (queue_.empty()) return false;
     const event e = queue_.pop();
     now_ = e.at;
-    if (e.what == event::kind::timer) {
+    if (e.what() == event::kind::timer) {
         fire_timer(e);
     } else {
         ++stats_.events;
@@ -193,7 +193,7 @@ void network::run_until(timestamp until) {
 }
 
 void network::fire_timer(const event& e) {
-    udp_binding& b = *bindings_[e.target];
+    udp_binding& b = *bindings_[e.target()];
     if (e.arg != b.timer_generation_ || !nodes_[b.host_.value].alive) return;
     ++stats_.events;
     ++stats_.timers;
@@ -204,11 +204,11 @@ void network::fire_timer(const event& e) {
 }
 
 void network::arrive(const event& e) {
-    const auto slot = static_cast<std::uint32_t>(e.arg);
-    if (nodes_[e.target].is_nat)
-        arrive_at_nat(e.target, slot, e.what == event::kind::arrive_inside);
+    const std::uint32_t n = e.target();
+    if (nodes_[n].is_nat)
+        arrive_at_nat(n, e.arg, e.what() == event::kind::arrive_inside);
     else
-        arrive_at_host(e.target, slot);
+        arrive_at_host(n, e.arg);
 }
 
 void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside) {

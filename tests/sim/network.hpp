@@ -4,6 +4,7 @@
 // threads; simultaneous events run in the order they were scheduled.
 #pragma once
 
+#include "sim/address_table.hpp"
 #include "sim/event_queue.hpp"
 #include "sim/ids.hpp"
 #include "sim/link.hpp"
@@ -104,7 +105,7 @@ private:
         std::vector<std::pair<std::uint16_t, std::uint32_t>> udp_ports;
     };
     struct realm {
-        std::unordered_map<ip_address, std::uint32_t, ip_address_hash> members;
+        address_table members;
         std::optional<std::uint32_t> gateway;
     };
     struct tcp_key {

@@ -40,7 +40,7 @@ private:
     std::uint32_t index_;
     // The deadline the queued timer event stands for; events of older generations are stale.
     std::optional<timestamp> scheduled_;
-    std::uint64_t timer_generation_ = 0;
+    std::uint32_t timer_generation_ = 0;
 };
 
 } // namespace ovl::sim
