@@ -1,6 +1,9 @@
 #include "dht/messages.hpp"
 
+#include "dht/bencode/encode.hpp"
 #include "dht/krpc/compact.hpp"
+
+#include <algorithm>
 
 namespace ovl::dht {
 
@@ -22,6 +25,40 @@ bencode::dict announce_args(const node_id& self, const node_id& info_hash, std::
                     {"token", token}};
     if (implied_port) d.emplace("implied_port", 1);
     return d;
+}
+
+bencode::dict get_item_args(const node_id& self, const node_id& target, std::optional<std::int64_t> seq) {
+    bencode::dict d{{"id", self.to_bytes()}, {"target", target.to_bytes()}};
+    if (seq) d.emplace("seq", *seq);
+    return d;
+}
+
+bencode::dict put_item_args(const node_id& self, const std::string& token, const mutable_item& item,
+                            const bencode::value& v) {
+    bencode::dict d{{"id", self.to_bytes()},
+                    {"token", token},
+                    {"k", std::string(item.key.begin(), item.key.end())},
+                    {"seq", item.seq},
+                    {"sig", std::string(item.sig.begin(), item.sig.end())},
+                    {"v", v}};
+    if (!item.salt.empty()) d.emplace("salt", item.salt);
+    return d;
+}
+
+std::optional<mutable_item> read_item(const bencode::dict& body, std::string_view salt) {
+    const auto* k = bencode::find_string(body, "k");
+    const auto* seq = bencode::find_int(body, "seq");
+    const auto* sig = bencode::find_string(body, "sig");
+    auto v = body.find("v");
+    if (!k || k->size() != 32 || !seq || !sig || sig->size() != 64 || v == body.end()) return std::nullopt;
+    mutable_item item;
+    std::copy(k->begin(), k->end(), item.key.begin());
+    std::copy(sig->begin(), sig->end(), item.sig.begin());
+    item.salt = salt;
+    item.seq = *seq;
+    const auto encoded = bencode::encode(v->second);
+    item.value.assign(encoded.begin(), encoded.end());
+    return item;
 }
 
 std::optional<node_id> read_id(const bencode::dict& body, const char* key) {

@@ -4,11 +4,13 @@
 
 #include "dht/base/endpoint.hpp"
 #include "dht/bencode/value.hpp"
+#include "dht/mutable_item.hpp"
 #include "dht/node_id.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ovl::dht {
@@ -23,6 +25,9 @@ inline constexpr const char* ping = "ping";
 inline constexpr const char* find_node = "find_node";
 inline constexpr const char* get_peers = "get_peers";
 inline constexpr const char* announce_peer = "announce_peer";
+// BEP 44.
+inline constexpr const char* get = "get";
+inline constexpr const char* put = "put";
 } // namespace method
 
 bencode::dict ping_args(const node_id& self);
@@ -30,6 +35,14 @@ bencode::dict find_node_args(const node_id& self, const node_id& target);
 bencode::dict get_peers_args(const node_id& self, const node_id& info_hash);
 bencode::dict announce_args(const node_id& self, const node_id& info_hash, std::uint16_t port, bool implied_port,
                             const std::string& token);
+// BEP 44 get; with `seq`, nodes holding an item no newer than that omit its value.
+bencode::dict get_item_args(const node_id& self, const node_id& target, std::optional<std::int64_t> seq);
+// BEP 44 put of a mutable item; `v` is item.value decoded.
+bencode::dict put_item_args(const node_id& self, const std::string& token, const mutable_item& item,
+                            const bencode::value& v);
+// The mutable item (k, seq, sig, v) in a get response or put query, without checking its
+// signature; nullopt when a field is missing or malformed.
+std::optional<mutable_item> read_item(const bencode::dict& body, std::string_view salt);
 
 // The "id" every query and response carries.
 std::optional<node_id> sender_id(const bencode::dict& body);

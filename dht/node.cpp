@@ -20,10 +20,18 @@ node::node(node_config config, random_source rng, logger_ptr log, timestamp now)
       log_(std::move(log)),
       table_((config_.id == node_id{} ? config_.id = node_id::random(rng_) : config_.id), config_.table),
       storage_(config_.storage),
+      items_(config_.items),
       tokens_(rng_, now),
       rpc_(rng_),
       next_maintenance_(now + config_.maintenance_interval),
-      next_storage_expiry_(now + storage_expiry_interval) {}
+      next_storage_expiry_(now + storage_expiry_interval) {
+    register_query(method::get, [this](timestamp t, const endpoint& from, const krpc::message& q) {
+        return answer_get(t, from, q);
+    });
+    register_query(method::put, [this](timestamp t, const endpoint& from, const krpc::message& q) {
+        return answer_put(t, from, q);
+    });
+}
 
 void node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {
     ++stats_.datagrams_in;
@@ -94,12 +102,6 @@ void node::handle_query(timestamp now, const endpoint& from, const krpc::message
 query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled) {
     handled = true;
     const auto& a = query.body;
-    auto closest_nodes = [&](const node_id& target) {
-        std::vector<contact> out;
-        for (const auto& e : table_.closest(target, nodes_per_reply))
-            if (e.ep.address.is_v4()) out.push_back({e.id, e.ep});
-        return encode_nodes(out);
-    };
     if (query.method == method::ping) {
         ++stats_.queries_ping;
         return query_reply::respond({});
@@ -141,6 +143,13 @@ query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc
     }
     handled = false;
     return {};
+}
+
+std::string node::closest_nodes(const node_id& target) const {
+    std::vector<contact> out;
+    for (const auto& e : table_.closest(target, nodes_per_reply))
+        if (e.ep.address.is_v4()) out.push_back({e.id, e.ep});
+    return encode_nodes(out);
 }
 
 void node::consider_querier(timestamp now, const endpoint& from, const node_id& id) {
@@ -217,6 +226,7 @@ void node::on_timeout(timestamp now) {
     if (now >= next_storage_expiry_) {
         next_storage_expiry_ = now + storage_expiry_interval;
         storage_.expire(now);
+        items_.expire(now);
     }
 }
 
@@ -231,8 +241,8 @@ void node::maintain(timestamp now) {
         start_lookup(now, traversal::kind::find_node, target, {}, false);
 }
 
-void node::start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
-                        bool use_bootstrap) {
+std::shared_ptr<traversal> node::make_lookup(traversal::kind kind, const node_id& target, lookup_callback done,
+                                             bool use_bootstrap) {
     ++stats_.lookups_started;
     auto t = std::make_shared<traversal>(static_cast<query_sender&>(*this), kind, target, config_.lookup, std::move(done));
     for (const auto& e : table_.closest(target, config_.lookup.max_candidates / 2)) t->add_seed({e.id, e.ep});
@@ -240,7 +250,12 @@ void node::start_lookup(timestamp now, traversal::kind kind, const node_id& targ
         for (const auto& c : config_.saved_nodes) t->add_seed(c);
         for (const auto& ep : config_.bootstrap) t->add_bootstrap(ep);
     }
-    t->start(now);
+    return t;
+}
+
+void node::start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
+                        bool use_bootstrap) {
+    make_lookup(kind, target, std::move(done), use_bootstrap)->start(now);
 }
 
 void node::bootstrap(timestamp now, std::function<void(timestamp, std::size_t)> done) {

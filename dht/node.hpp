@@ -1,15 +1,18 @@
 // A mainline DHT node (BEP 5) as a sans-I/O core: datagrams and time in, datagrams
 // and the next deadline out. It answers ping/find_node/get_peers/announce_peer, keeps
-// the routing table fresh, runs lookups, and lets other modules (introducer, overlay)
+// the routing table fresh, runs lookups, stores and fetches BEP 44 mutable items (get/put,
+// see node_items.cpp), and lets other modules (introducer, overlay)
 // add their own query methods and response keys without editing this file.
 #pragma once
 
 #include "dht/base/datagram.hpp"
 #include "dht/base/log.hpp"
 #include "dht/base/random.hpp"
+#include "dht/item_store.hpp"
 #include "dht/krpc/message.hpp"
 #include "dht/krpc/rpc_manager.hpp"
 #include "dht/messages.hpp"
+#include "dht/mutable_item.hpp"
 #include "dht/node_config.hpp"
 #include "dht/node_stats.hpp"
 #include "dht/peer_store.hpp"
@@ -53,6 +56,18 @@ struct announce_result {
     int stored_at = 0;
 };
 using announce_callback = std::function<void(timestamp now, const announce_result&)>;
+// get_item: the newest validly signed item found (nullopt when none), and the lookup.
+using item_callback =
+    std::function<void(timestamp now, const std::optional<mutable_item>& item, const lookup_result& lookup)>;
+struct put_item_result {
+    lookup_result lookup;
+    // Nodes that stored the item, and nodes that refused it (302: they hold a newer seq).
+    int stored_at = 0;
+    int refused = 0;
+    // Not `ok` when the item was refused before any query went out (too big, bad signature).
+    put_status status = put_status::ok;
+};
+using put_item_callback = std::function<void(timestamp now, const put_item_result&)>;
 using ping_callback = std::function<void(timestamp now, std::optional<node_id> id, duration round_trip)>;
 
 class node final : public datagram_core, private query_sender {
@@ -77,6 +92,12 @@ public:
     void announce(timestamp now, const node_id& info_hash, std::uint16_t port, bool implied_port,
                   announce_callback done);
     void ping(timestamp now, const endpoint& to, ping_callback done);
+    // BEP 44: fetches the newest item of `key` under `salt` from the nodes closest to its target.
+    void get_item(timestamp now, const public_key& key, std::string_view salt, item_callback done);
+    // BEP 44: signs `v` with `signer` (which must sign for `key`) and puts it, with `seq`,
+    // on the closest nodes that gave us a write token.
+    void put_item(timestamp now, const public_key& key, std::string_view salt, std::int64_t seq,
+                  const bencode::value& v, const item_signer& signer, put_item_callback done);
 
     // Extension points.
     void register_query(const std::string& method, query_handler handler);
@@ -85,10 +106,14 @@ public:
     bool send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
                     krpc::reply_handler handler, std::optional<node_id> expected = std::nullopt) override;
 
+    // BEP 43: a node behind a NAT or firewall stops inviting others to add it.
+    void set_read_only(bool read_only) { config_.read_only = read_only; }
+    bool read_only() const { return config_.read_only; }
     const node_id& id() const { return config_.id; }
     const node_id& self_id() const override { return config_.id; }
     const routing_table& table() const { return table_; }
     const peer_store& storage() const { return storage_; }
+    const item_store& items() const { return items_; }
     const node_stats& stats() const { return stats_; }
     random_source& rng() { return rng_; }
     // The nodes worth saving across a restart.
@@ -100,14 +125,20 @@ private:
     void consider_querier(timestamp now, const endpoint& from, const node_id& id);
     void queue(const endpoint& to, const krpc::message& msg);
     void maintain(timestamp now);
+    std::shared_ptr<traversal> make_lookup(traversal::kind kind, const node_id& target, lookup_callback done,
+                                           bool use_bootstrap);
     void start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
                       bool use_bootstrap);
+    std::string closest_nodes(const node_id& target) const;
+    query_reply answer_get(timestamp now, const endpoint& from, const krpc::message& query);
+    query_reply answer_put(timestamp now, const endpoint& from, const krpc::message& query);
 
     node_config config_;
     random_source rng_;
     logger_ptr log_;
     routing_table table_;
     peer_store storage_;
+    item_store items_;
     token_manager tokens_;
     krpc::rpc_manager rpc_;
     std::deque<outgoing_datagram> outbox_;

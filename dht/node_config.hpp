@@ -3,6 +3,7 @@
 
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
+#include "dht/item_store.hpp"
 #include "dht/messages.hpp"
 #include "dht/node_id.hpp"
 #include "dht/peer_store.hpp"
@@ -24,6 +25,8 @@ struct node_config {
 
     routing_table_config table;
     peer_store_limits storage;
+    // BEP 44 items stored for others.
+    item_store_limits items;
     traversal_config lookup;
 
     duration query_timeout = std::chrono::seconds(3);

@@ -40,6 +40,12 @@ traversal::candidate* traversal::find(const endpoint& ep) {
     return it == candidates_.end() ? nullptr : &*it;
 }
 
+void traversal::expect_item(const public_key& key, std::string salt, std::optional<std::int64_t> seq) {
+    item_key_ = key;
+    item_salt_ = std::move(salt);
+    item_seq_ = seq;
+}
+
 void traversal::start(timestamp now) {
     started_ = now;
     step(now);
@@ -55,9 +61,22 @@ void traversal::step(timestamp now) {
             if (++settled >= config_.k) break;
             continue;
         }
-        auto args = kind_ == kind::find_node ? find_node_args(sender_.self_id(), target_)
-                                             : get_peers_args(sender_.self_id(), target_);
-        const char* name = kind_ == kind::find_node ? method::find_node : method::get_peers;
+        bencode::dict args;
+        const char* name = nullptr;
+        switch (kind_) {
+        case kind::find_node:
+            args = find_node_args(sender_.self_id(), target_);
+            name = method::find_node;
+            break;
+        case kind::get_peers:
+            args = get_peers_args(sender_.self_id(), target_);
+            name = method::get_peers;
+            break;
+        case kind::get_item:
+            args = get_item_args(sender_.self_id(), target_, item_seq_);
+            name = method::get;
+            break;
+        }
         auto self = shared_from_this();
         endpoint ep = c.ep;
         bool sent = sender_.send_query(
@@ -123,7 +142,17 @@ void traversal::on_outcome(timestamp now, const endpoint& ep, const krpc::query_
             if (peers_seen_.insert(p).second) result_.peers.push_back(p);
         }
     }
+    if (kind_ == kind::get_item) consider_item(body);
     step(now);
+}
+
+void traversal::consider_item(const bencode::dict& body) {
+    auto item = read_item(body, item_salt_);
+    // Another key's item, an old one or a forged one does not count.
+    if (!item || item->key != item_key_) return;
+    if (result_.item && item->seq <= result_.item->seq) return;
+    if (item->value.size() > max_item_value || !verify_item(*item)) return;
+    result_.item = std::move(item);
 }
 
 void traversal::finish(timestamp now) {

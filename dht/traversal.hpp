@@ -1,12 +1,14 @@
-// One iterative Kademlia lookup (find_node or get_peers): keeps the candidates sorted
+// One iterative Kademlia lookup (find_node, get_peers or BEP 44 get): keeps the candidates sorted
 // by distance to the target, keeps up to alpha queries in flight, and ends when the k
 // closest live candidates have all answered. Announcing is a get_peers traversal
-// followed by announce_peer to the nodes it ended on (see node.cpp).
+// followed by announce_peer to the nodes it ended on (see node.cpp); putting an item is
+// a get traversal followed by put (see node_items.cpp).
 #pragma once
 
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
 #include "dht/messages.hpp"
+#include "dht/mutable_item.hpp"
 #include "dht/node_id.hpp"
 #include "dht/query_sender.hpp"
 
@@ -26,6 +28,8 @@ struct lookup_result {
     std::vector<std::string> tokens;
     // get_peers: peers found, without duplicates.
     std::vector<endpoint> peers;
+    // get_item: the validly signed item with the highest seq that any node returned.
+    std::optional<mutable_item> item;
     int queries = 0;
     int responses = 0;
     int timeouts = 0;
@@ -45,7 +49,7 @@ struct traversal_config {
 
 class traversal : public std::enable_shared_from_this<traversal> {
 public:
-    enum class kind { find_node, get_peers };
+    enum class kind { find_node, get_peers, get_item };
 
     traversal(query_sender& sender, kind k, const node_id& target, traversal_config config, lookup_callback done);
 
@@ -53,6 +57,9 @@ public:
     // nodes) whose id we learn when they answer.
     void add_seed(const contact& c);
     void add_bootstrap(const endpoint& ep);
+    // get_item: the item's key and salt (the target must be item_target(key, salt)), and
+    // the seq we already hold, if any, so that nodes need not send a value we have.
+    void expect_item(const public_key& key, std::string salt, std::optional<std::int64_t> seq);
     void start(timestamp now);
 
 private:
@@ -70,6 +77,7 @@ private:
     void on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome);
     candidate* find(const endpoint& ep);
     void finish(timestamp now);
+    void consider_item(const bencode::dict& body);
 
     query_sender& sender_;
     kind kind_;
@@ -80,6 +88,9 @@ private:
     std::unordered_set<endpoint, endpoint_hash> seen_;
     std::unordered_set<endpoint, endpoint_hash> peers_seen_;
     lookup_result result_;
+    public_key item_key_{};
+    std::string item_salt_;
+    std::optional<std::int64_t> item_seq_;
     timestamp started_{};
     std::size_t in_flight_ = 0;
     bool finished_ = false;
