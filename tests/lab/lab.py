@@ -1,0 +1,614 @@
+#!/usr/bin/python3
+"""Real-NAT namespace lab: builds a small internet out of Linux network namespaces, veth
+pairs, bridges and nftables, runs the overlay binaries inside it, and always removes all of
+it again (on success, failure, exception, SIGINT and SIGTERM).
+
+Topology description (space-separated words, see README.md):
+    public=n1,n2,n3            hosts with a public address on the internet bridge
+    NAME=KIND[:opt]...         a router of KIND with hosts NAME1..NAMEk behind it
+        KIND: masquerade | fully-random | firewall | cgnat | udp-blocked
+        opt:  hosts=K (default 1), loss=P (% dropped each way on its WAN),
+              direct (WAN on the internet bridge instead of behind the transit router),
+              open-input (the router accepts unsolicited packets to itself)
+    loss=P                     % of frames dropped on the internet bridge
+
+Address plan (documentation ranges only for "public" addresses):
+    198.51.100.0/24  internet bridge: transit router .1, public hosts .11+, direct routers .101+
+    203.0.113.0/24   edge bridge behind the transit router: transit .1, routers .11+
+    192.0.2.0/24     one /28 per firewall router (router .16k+1, hosts .16k+2+)
+    10.k.0.0/24      LAN of NAT router k (router .1, hosts .2+)
+    100.64.k.0/24    inside of the carrier router of cgnat router k (carrier .1, home router .2)
+Every namespace is named ovl-<owner pid>-<tag>-<node>, so parallel runs never collide and
+leftovers of a killed run are recognisable (`lab.py --cleanup`).
+
+Usage: lab.py up 'SPEC' [--build DIR]   build, print the nodes, wait for Ctrl-C, tear down
+       lab.py --cleanup [--all]         remove namespaces and processes of dead runs
+"""
+import argparse
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PREFIX = "ovl-"
+NS_RE = re.compile(r"^ovl-(\d+)-([0-9a-f]{4})-")
+RUN_DIR_PREFIX = "ovl-lab-"
+KINDS = ("masquerade", "fully-random", "firewall", "cgnat", "udp-blocked")
+BINARIES = ("overlay-node", "overlay")
+INTERNET = ipaddress.ip_network("198.51.100.0/24")
+EDGE = ipaddress.ip_network("203.0.113.0/24")
+FIREWALL_NETS = ipaddress.ip_network("192.0.2.0/24")
+
+
+class LabError(Exception):
+    """A lab step failed; the message says which and why."""
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; a BaseException so that only teardown code catches it."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+def install_signal_handlers():
+    """Turns SIGINT and SIGTERM into Interrupted so every `with Lab(...)` tears down."""
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+
+
+# ---------------------------------------------------------------- topology description
+
+@dataclass
+class RouterSpec:
+    name: str
+    kind: str
+    hosts: int = 1
+    loss: int = 0
+    direct: bool = False
+    open_input: bool = False
+
+
+@dataclass
+class TopologySpec:
+    public: list = field(default_factory=list)
+    routers: list = field(default_factory=list)
+    loss: int = 0
+
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+
+
+def _percent(text, what):
+    if not text.isdigit() or not 0 <= int(text) <= 100:
+        raise LabError(f"{what}: loss must be a percentage 0..100, got {text!r}")
+    return int(text)
+
+
+def parse_spec(text):
+    """Parses the one-line topology description (see the module docstring)."""
+    spec = TopologySpec()
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise LabError(f"topology: expected KEY=VALUE, got {word!r}")
+        if key == "public":
+            spec.public += [n for n in value.split(",") if n]
+        elif key == "loss":
+            spec.loss = _percent(value, "internet bridge")
+        else:
+            kind, *opts = value.split(":")
+            if kind not in KINDS:
+                raise LabError(f"topology: router {key}: unknown kind {kind!r} (one of {', '.join(KINDS)})")
+            r = RouterSpec(key, kind)
+            for opt in opts:
+                name, _, arg = opt.partition("=")
+                if name == "hosts" and arg.isdigit() and 1 <= int(arg) <= 9:
+                    r.hosts = int(arg)
+                elif name == "loss":
+                    r.loss = _percent(arg, f"router {key}")
+                elif name == "direct" and not arg:
+                    r.direct = True
+                elif name == "open-input" and not arg:
+                    r.open_input = True
+                else:
+                    raise LabError(f"topology: router {key}: bad option {opt!r}")
+            spec.routers.append(r)
+    names = spec.public + [r.name for r in spec.routers]
+    for n in names:
+        if not NAME_RE.match(n):
+            raise LabError(f"topology: bad name {n!r} (lowercase letter, then up to 9 letters/digits)")
+    if len(set(names)) != len(names):
+        raise LabError("topology: duplicate names")
+    return spec
+
+
+# ---------------------------------------------------------------- small helpers
+
+def sh(argv, input=None, timeout=30):
+    """Runs a setup command; raises LabError with its stderr when it fails."""
+    p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise LabError(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip() or p.stdout.strip()}")
+    return p.stdout
+
+
+def wait_until(cond, timeout, what, interval=0.05):
+    """Polls cond() until it returns something truthy (returned) or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise LabError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def list_netns():
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _netns_pids(ns):
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _kill(pid, sig):
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def delete_netns(ns):
+    """Kills whatever still runs inside ns, then deletes it (its veths go with it)."""
+    for pid in _netns_pids(ns):
+        _kill(pid, signal.SIGKILL)
+    subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def _owner_alive(pid):
+    """True when pid still runs a lab program (not a recycled pid of something else)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"lab" in cmdline
+
+
+def leftovers(owner_pid):
+    """What a run of owner_pid left behind: namespaces, root-namespace links, processes."""
+    found = [f"netns {ns}" for ns in list_netns() if ns.startswith(f"{PREFIX}{owner_pid}-")]
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    found += [f"link {m}" for m in re.findall(r"^\d+: (ovl-[^:@]+)", links, re.M)]
+    procs = subprocess.run(["pgrep", "-af", f"/{RUN_DIR_PREFIX}{owner_pid}-"],
+                           capture_output=True, text=True).stdout
+    found += [f"process {line}" for line in procs.splitlines()]
+    return found
+
+
+def cleanup_stale(everything=False):
+    """Removes namespaces (and the processes in them) of runs whose owner is gone, or of
+    every lab run when everything=True. Returns the names removed."""
+    removed = []
+    for ns in list_netns():
+        m = NS_RE.match(ns)
+        if m and (everything or not _owner_alive(int(m.group(1)))):
+            delete_netns(ns)
+            removed.append(ns)
+    return removed
+
+
+# ---------------------------------------------------------------- run directory
+
+class RunDir:
+    """/tmp/ovl-lab-<pid>-<tag>/: links to the binaries (so `pgrep -f` finds exactly this
+    run's processes) and logs. Removed after a clean run, kept after a failure."""
+
+    def __init__(self, build_dir, base=None):
+        self.build_dir = Path(build_dir)
+        missing = [b for b in BINARIES if not os.access(self.build_dir / "cli" / b, os.X_OK)]
+        if missing:
+            raise LabError(f"no {' or '.join(missing)} in {self.build_dir}/cli: build first "
+                           f"(scripts/build, or ninja -C {self.build_dir} overlay-node overlay), "
+                           "or pass --build DIR / set OVERLAY_BUILD_DIR")
+        self.path = Path(tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-", dir=base))
+        (self.path / "bin").mkdir()
+        for b in BINARIES:
+            (self.path / "bin" / b).symlink_to((self.build_dir / "cli" / b).resolve())
+
+    def bin(self, name):
+        return str(self.path / "bin" / name)
+
+    def remove(self):
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the lab
+
+@dataclass
+class Node:
+    """A namespace with an address. public_ip is the address the internet sees for it."""
+    name: str
+    ns: str
+    ip: str
+    public_ip: str
+    role: str            # public | host | router | transit | internet
+    kind: str = ""       # router kind for routers and the hosts behind them
+    router: str = ""     # name of the router a host sits behind
+
+
+@dataclass
+class Segment:
+    """An L2 network: a bridge in namespace ns; gateway is the router that owns it."""
+    ns: str
+    bridge: str
+    net: ipaddress.IPv4Network
+    next_host: int
+    gateway: str = ""    # IP other members route through; "" on the internet bridge
+    ports: int = 0
+    members: list = field(default_factory=list)   # (ns, ip)
+    routes: list = field(default_factory=list)    # (prefix, via) reachable through a member
+
+    def take_ip(self):
+        ip = str(self.net.network_address + self.next_host)
+        self.next_host += 1
+        return ip
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Result:
+    """What a command run inside the lab did; json is its stdout parsed, when it is JSON."""
+    rc: int
+    stdout: str
+    stderr: str
+    seconds: float
+    json: dict = None
+
+
+class Lab:
+    """`with Lab(spec, rundir) as lab:` builds the topology, tears it down on exit."""
+
+    def __init__(self, spec, rundir):
+        self.spec = parse_spec(spec) if isinstance(spec, str) else spec
+        self.rundir = rundir
+        self.tag = secrets.token_hex(2)
+        self.prefix = f"{PREFIX}{os.getpid()}-{self.tag}-"
+        self.logs = rundir.path / f"logs-{self.tag}"
+        self.namespaces = []
+        self.nodes = {}
+        self.procs = []
+        self.segments = []
+
+    # -- lifecycle
+
+    def __enter__(self):
+        self.logs.mkdir(parents=True)
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        """Stops every process, deletes every namespace. A SIGINT/SIGTERM that arrives
+        meanwhile is held and re-raised afterwards, so teardown itself is never cut short."""
+        held = []
+        old = {s: signal.signal(s, lambda n, _f: held.append(n)) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for p in self.procs:
+                if p.popen.poll() is None:
+                    _kill(p.popen.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 3
+            for p in self.procs:
+                try:
+                    p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.popen.kill()
+                    p.popen.wait()
+            for ns in reversed(self.namespaces):
+                delete_netns(ns)
+            self.namespaces.clear()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+        if held:
+            raise Interrupted(held[0])
+
+    # -- building
+
+    def _netns(self, name):
+        ns = self.prefix + name
+        if ns in self.namespaces:
+            raise LabError(f"topology: two nodes named {name!r} (hosts are named ROUTER1, ROUTER2, ...)")
+        self.namespaces.append(ns)   # recorded first: a half-made namespace is deleted too
+        sh(["ip", "netns", "add", ns])
+        sh(["ip", "-n", ns, "link", "set", "lo", "up"])
+        return ns
+
+    def _sysctl(self, ns, *settings):
+        # -e: the bridge keys exist only while br_netfilter is loaded
+        sh(["ip", "netns", "exec", ns, "sysctl", "-qew", *settings])
+
+    def _bridge(self, ns, name, addr=None):
+        sh(["ip", "-n", ns, "link", "add", "name", name, "type", "bridge"])
+        sh(["ip", "-n", ns, "link", "set", name, "up"])
+        if addr:
+            sh(["ip", "-n", ns, "addr", "add", addr, "dev", name])
+        # With br_netfilter loaded, bridged frames would otherwise cross this namespace's
+        # ip filter hooks (and a router's drop policy) on their way between two LAN hosts.
+        self._sysctl(ns, "net.bridge.bridge-nf-call-iptables=0")
+
+    def _segment(self, ns, bridge, net, first_host, gateway=""):
+        if gateway:
+            self._bridge(ns, bridge, f"{gateway}/{net.prefixlen}")
+        else:
+            self._bridge(ns, bridge)
+        seg = Segment(ns, bridge, net, first_host, gateway)
+        self.segments.append(seg)
+        return seg
+
+    def _attach(self, seg, ns, ifname, ip=None):
+        """Links ns to seg's bridge with a veth created directly inside the two namespaces
+        (never in the root namespace, so nothing there can leak or collide)."""
+        ip = ip or seg.take_ip()
+        seg.ports += 1
+        port = f"p{seg.ports}"
+        sh(["ip", "-n", ns, "link", "add", "name", ifname, "type", "veth", "peer", "name", port, "netns", seg.ns])
+        sh(["ip", "-n", seg.ns, "link", "set", port, "master", seg.bridge, "up"])
+        sh(["ip", "-n", ns, "addr", "add", f"{ip}/{seg.net.prefixlen}", "dev", ifname])
+        sh(["ip", "-n", ns, "link", "set", ifname, "up"])
+        if seg.gateway:
+            sh(["ip", "-n", ns, "route", "add", "default", "via", seg.gateway])
+        seg.members.append((ns, ip))
+        return ip
+
+    def _router_rules(self, kind, open_input, loss, nat):
+        """nftables ruleset of a router namespace (interfaces: wan, lan)."""
+        udp_drop = "meta l4proto udp drop" if kind == "udp-blocked" else ""
+        masq = ""
+        if nat:
+            masq = f'oifname "wan" masquerade{" fully-random" if kind == "fully-random" else ""}'
+        # Input drop: a router that answers (or conntracks) unsolicited packets to itself
+        # takes the exact tuple a later punch needs (see shared/LIBTORRENT.md).
+        input_policy = "accept" if open_input else "drop"
+        loss_chains = ""
+        if loss:
+            loss_chains = f"""
+  chain loss_in {{ type filter hook prerouting priority -300;
+    iifname "wan" numgen random mod 100 < {loss} counter drop
+  }}
+  chain loss_out {{ type filter hook postrouting priority 300;
+    oifname "wan" numgen random mod 100 < {loss} counter drop
+  }}"""
+        return f"""table ip ovl {{
+  chain input {{ type filter hook input priority filter; policy {input_policy};
+    ct state established,related accept
+    iifname {{ "lo", "lan" }} accept
+  }}
+  chain forward {{ type filter hook forward priority filter; policy drop;
+    {udp_drop}
+    ct state established,related accept
+    iifname "lan" accept
+  }}
+  chain postrouting {{ type nat hook postrouting priority srcnat; policy accept;
+    {masq}
+  }}{loss_chains}
+}}
+"""
+
+    def _router(self, name, upstream, lan_net, kind, nat, open_input=False, loss=0):
+        ns = self._netns(name)
+        self._sysctl(ns, "net.ipv4.ip_forward=1")
+        wan_ip = self._attach(upstream, ns, "wan")
+        lan = self._segment(ns, "lan", lan_net, 2, gateway=str(lan_net.network_address + 1))
+        sh(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=self._router_rules(kind, open_input, loss, nat))
+        return ns, wan_ip, lan
+
+    def _build(self):
+        spec = self.spec
+        net_ns = self._netns("internet")
+        internet = self._segment(net_ns, "br0", INTERNET, 11)
+        self.nodes["internet"] = Node("internet", net_ns, "", "", "internet")
+        if spec.loss:
+            sh(["ip", "netns", "exec", net_ns, "nft", "-f", "-"], input=(
+                "table bridge ovl {\n  chain forward {\n    type filter hook forward priority 0;\n"
+                f"    numgen random mod 100 < {spec.loss} counter drop\n  }}\n}}\n"))
+        edge = None
+        if any(not r.direct for r in spec.routers):
+            # A plain router between the internet bridge and the NAT routers: it decrements
+            # TTL, so short-TTL packets can open a local NAT without reaching a remote one.
+            t_ns = self._netns("transit")
+            self._sysctl(t_ns, "net.ipv4.ip_forward=1")
+            t_ip = self._attach(internet, t_ns, "wan", ip=str(INTERNET.network_address + 1))
+            edge = self._segment(t_ns, "edge", EDGE, 11, gateway=str(EDGE.network_address + 1))
+            internet.routes.append((str(EDGE), t_ip))
+            self.nodes["transit"] = Node("transit", t_ns, t_ip, t_ip, "transit")
+        for name in spec.public:
+            ns = self._netns(name)
+            ip = self._attach(internet, ns, "eth0")
+            self.nodes[name] = Node(name, ns, ip, ip, "public")
+        internet.next_host = 101
+        for k, r in enumerate(spec.routers, 1):
+            self._build_router(k, r, internet if r.direct else edge, internet)
+        self._install_routes()
+
+    def _build_router(self, k, r, upstream, internet):
+        if r.kind == "cgnat":
+            carrier = f"{r.name}isp"
+            c_ns, c_ip, inside = self._router(carrier, upstream, ipaddress.ip_network(f"100.64.{k}.0/24"),
+                                              "masquerade", nat=True, open_input=r.open_input, loss=r.loss)
+            self.nodes[carrier] = Node(carrier, c_ns, c_ip, c_ip, "router", r.kind)
+            ns, wan_ip, lan = self._router(r.name, inside, ipaddress.ip_network(f"10.{k}.0.0/24"),
+                                           "masquerade", nat=True, open_input=r.open_input)
+            public_ip = c_ip
+        elif r.kind == "firewall":
+            fw_net = list(FIREWALL_NETS.subnets(new_prefix=28))[k]
+            ns, wan_ip, lan = self._router(r.name, upstream, fw_net, r.kind, nat=False,
+                                           open_input=r.open_input, loss=r.loss)
+            upstream.routes.append((str(fw_net), wan_ip))
+            if upstream is not internet:
+                internet.routes.append((str(fw_net), self.nodes["transit"].ip))
+            public_ip = None
+        else:
+            ns, wan_ip, lan = self._router(r.name, upstream, ipaddress.ip_network(f"10.{k}.0.0/24"),
+                                           r.kind, nat=True, open_input=r.open_input, loss=r.loss)
+            public_ip = wan_ip
+        self.nodes[r.name] = Node(r.name, ns, wan_ip, public_ip or wan_ip, "router", r.kind)
+        for i in range(1, r.hosts + 1):
+            host = f"{r.name}{i}"
+            h_ns = self._netns(host)
+            ip = self._attach(lan, h_ns, "eth0")
+            self.nodes[host] = Node(host, h_ns, ip, public_ip or ip, "host", r.kind, r.name)
+
+    def _install_routes(self):
+        """Routes to prefixes behind a segment member: on every member of a bridge without a
+        gateway (the internet), only on the gateway of the others (members default to it)."""
+        for seg in self.segments:
+            targets = [(seg.ns, seg.gateway)] if seg.gateway else seg.members
+            for ns, own_ip in targets:
+                for prefix, via in seg.routes:
+                    if via != own_ip:
+                        sh(["ip", "-n", ns, "route", "add", prefix, "via", via])
+
+    # -- running things inside
+
+    def node(self, name):
+        if name not in self.nodes:
+            raise LabError(f"no node {name!r} in this topology ({', '.join(self.nodes)})")
+        return self.nodes[name]
+
+    def bin(self, name):
+        return self.rundir.bin(name)
+
+    def spawn(self, node, name, argv):
+        """Starts a background process in node's namespace; stderr goes to LOGS/name.log."""
+        log = self.logs / f"{name}.log"
+        with open(log, "w") as err, open(self.logs / f"{name}.out", "w") as out:
+            popen = subprocess.Popen(["ip", "netns", "exec", self.node(node).ns, *argv],
+                                     stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                     start_new_session=True)
+        proc = Proc(name, popen, log)
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc):
+        """Stops one background process (SIGTERM, then SIGKILL after 3 s)."""
+        if proc.popen.poll() is None:
+            proc.popen.terminate()
+            try:
+                proc.popen.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        self.procs.remove(proc)
+
+    def wait_log(self, proc, pattern, timeout=10):
+        """Waits until proc's log matches pattern; returns the match. Fails at once if the
+        process exits first, quoting the end of its log."""
+        rx = re.compile(pattern)
+
+        def check():
+            m = rx.search(proc.log.read_text(errors="replace"))
+            if not m and proc.popen.poll() is not None:
+                raise LabError(f"{proc.name} exited with {proc.popen.returncode}: {self.tail(proc)}")
+            return m
+        return wait_until(check, timeout, f"{proc.name} to log /{pattern}/")
+
+    def tail(self, proc, lines=3):
+        text = proc.log.read_text(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:]) or "(empty log)"
+
+    def run(self, node, argv, timeout=60):
+        """Runs a command in node's namespace to completion; every call is appended to
+        LOGS/commands.log so a failure can be followed afterwards."""
+        t0 = time.monotonic()
+        p = subprocess.run(["ip", "netns", "exec", self.node(node).ns, *argv],
+                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        res = Result(p.returncode, p.stdout, p.stderr, time.monotonic() - t0)
+        try:
+            res.json = json.loads(p.stdout)
+        except ValueError:
+            pass
+        with open(self.logs / "commands.log", "a") as f:
+            f.write(f"[{node}] {' '.join(argv)}\n  exit {p.returncode} in {res.seconds:.2f}s\n"
+                    f"  stdout: {p.stdout.strip()}\n  stderr: {p.stderr.strip()}\n")
+        return res
+
+    def describe(self):
+        rows = [f"{'node':<10} {'role':<8} {'kind':<13} {'address':<15} {'public':<15} namespace"]
+        for n in self.nodes.values():
+            if n.role != "internet":
+                rows.append(f"{n.name:<10} {n.role:<8} {n.kind or '-':<13} {n.ip:<15} {n.public_ip:<15} {n.ns}")
+        return "\n".join(rows)
+
+
+# ---------------------------------------------------------------- command line
+
+def default_build():
+    return os.environ.get("OVERLAY_BUILD_DIR") or str(Path(__file__).resolve().parents[2] / "build")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cleanup", action="store_true", help="remove namespaces and processes of dead lab runs")
+    ap.add_argument("--all", action="store_true", help="with --cleanup: of every lab run, even live ones")
+    ap.add_argument("--build", default=default_build(), help="build directory (default $OVERLAY_BUILD_DIR or REPO/build)")
+    ap.add_argument("command", nargs="?", choices=["up"])
+    ap.add_argument("spec", nargs="?", help="topology description, e.g. 'public=n1 ma=masquerade'")
+    args = ap.parse_args()
+    if args.cleanup:
+        removed = cleanup_stale(everything=args.all)
+        print(f"removed {len(removed)} namespace(s)" + (": " + " ".join(removed) if removed else ""))
+        return 0
+    if args.command != "up" or not args.spec:
+        ap.error("expected `up SPEC` or --cleanup")
+    install_signal_handlers()
+    rundir = None
+    try:
+        rundir = RunDir(args.build)
+        with Lab(args.spec, rundir) as lab:
+            print(lab.describe())
+            print(f"\nbinaries: {rundir.path}/bin; run e.g. `ip netns exec {lab.prefix}NODE CMD`; "
+                  "Ctrl-C tears everything down", flush=True)
+            signal.pause()
+    except Interrupted:
+        pass
+    except LabError as e:
+        print(f"lab: {e}", file=sys.stderr)
+        return 1
+    if rundir:
+        rundir.remove()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
