@@ -34,6 +34,8 @@ put_status item_store::put(timestamp now, const mutable_item& item, std::optiona
         erase(it);
     }
     const auto needed = cost(item);
+    // A store configured too small for this item keeps nothing; the writer could not act
+    // on an error for that, so it is none.
     if (limits_.max_items == 0 || needed > limits_.max_bytes) return put_status::ok;
     while (!by_age_.empty() && (items_.size() >= limits_.max_items || bytes_ + needed > limits_.max_bytes))
         erase(items_.find(by_age_.front()));

@@ -61,7 +61,8 @@ using item_callback =
     std::function<void(timestamp now, const std::optional<mutable_item>& item, const lookup_result& lookup)>;
 struct put_item_result {
     lookup_result lookup;
-    // Nodes that stored the item, and nodes that refused it (302: they hold a newer seq).
+    // Nodes that stored the item, and nodes that answered with an error (usually 302:
+    // they hold a newer seq).
     int stored_at = 0;
     int refused = 0;
     // Not `ok` when the item was refused before any query went out (too big, bad signature).
