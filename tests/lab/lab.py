@@ -184,12 +184,8 @@ def delete_netns(ns):
 
 
 def _owner_alive(pid):
-    """True when pid still runs a lab program (not a recycled pid of something else)."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    return b"lab" in cmdline
+    # A recycled pid only delays the cleanup; treating a live run as dead would break it.
+    return Path(f"/proc/{pid}").exists()
 
 
 def leftovers(owner_pid):
