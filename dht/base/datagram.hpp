@@ -19,6 +19,10 @@ using bytes_view = std::span<const std::uint8_t>;
 struct outgoing_datagram {
     endpoint to;
     bytes payload;
+    // Send from a second local port instead of the core's own socket. Replies to it are
+    // not delivered. Dial-back probes use it: a packet from a port the receiver never
+    // wrote to is what tests the receiver's NAT filtering.
+    bool from_secondary_port = false;
 };
 
 class datagram_core {

@@ -91,8 +91,23 @@ struct udp_driver::impl {
             return;
         }
         boost::system::error_code ec;
-        socket.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
+        auto& out = d.from_secondary_port ? secondary_socket() : socket;
+        out.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
         if (ec) log->debug("dropped datagram to {}: {}", d.to.to_string(), ec.message());
+    }
+
+    // A second socket on the same address and an ephemeral port, opened on first use.
+    // Nothing is read from it: it only sends dial-back probes.
+    udp::socket& secondary_socket() {
+        if (!secondary) {
+            secondary.emplace(io);
+            boost::system::error_code ec;
+            secondary->open(socket.local_endpoint().protocol(), ec);
+            if (!ec) secondary->bind(udp::endpoint(socket.local_endpoint().address(), 0), ec);
+            if (!ec) secondary->non_blocking(true, ec);
+            if (ec) log->warn("cannot open the secondary (dial-back) socket: {}", ec.message());
+        }
+        return *secondary;
     }
 
     void arm_timer() {
@@ -119,6 +134,7 @@ struct udp_driver::impl {
     logger_ptr log;
     asio::io_context io;
     udp::socket socket;
+    std::optional<udp::socket> secondary;
     bool socket_is_v4 = true;
     asio::steady_timer timer;
     std::optional<timestamp> armed;

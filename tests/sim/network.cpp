@@ -97,7 +97,9 @@ void network::service(udp_binding& b) {
     const std::uint32_t host = b.host_.value;
     while (auto d = b.core_->poll_transmit()) {
         if (!nodes_[host].alive) continue;
-        send(host, packet{protocol::udp, 0, b.local_, d->to, std::move(d->payload)});
+        endpoint source = b.local_;
+        if (d->from_secondary_port) source.port = secondary_port(source.port);
+        send(host, packet{protocol::udp, 0, source, d->to, std::move(d->payload)});
     }
     const std::optional<timestamp> deadline = b.core_->next_deadline();
     if (deadline == b.scheduled_) return;

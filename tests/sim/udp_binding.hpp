@@ -12,6 +12,9 @@
 
 namespace ovl::sim {
 
+// The port a core's datagrams marked from_secondary_port leave from.
+inline std::uint16_t secondary_port(std::uint16_t port) { return static_cast<std::uint16_t>(port == 65535 ? 1024 : port + 1); }
+
 class network;
 
 class udp_binding {

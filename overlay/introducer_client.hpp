@@ -1,0 +1,69 @@
+// A firewalled node's side of the introducer protocol: elect the k overlay introducers
+// closest to our own DHT id (deterministic, so anyone can predict them and load spreads
+// evenly), register with each, keep the registrations — and so our NAT mappings toward
+// them — alive, and replace any introducer that dies or refuses.
+#pragma once
+
+#include "dht/base/log.hpp"
+#include "dht/node.hpp"
+#include "overlay/identity.hpp"
+
+#include <functional>
+#include <set>
+#include <vector>
+
+namespace ovl::overlay {
+
+class introducer_client {
+public:
+    struct settings {
+        std::size_t wanted = 3;
+        duration keepalive = std::chrono::seconds(20);
+        std::vector<endpoint> lan;
+    };
+
+    introducer_client(dht::node& dht, const identity& self, settings s, logger_ptr log);
+
+    void start(timestamp now);
+    void stop();
+    void set_nat_label(std::string label) { nat_label_ = std::move(label); }
+    void on_timeout(timestamp now);
+    std::optional<timestamp> next_deadline() const;
+
+    std::vector<endpoint> introducers() const;
+    bool is_introducer(const endpoint& ep) const;
+    bool running() const { return running_; }
+    std::uint64_t elections() const { return elections_; }
+
+private:
+    struct slot {
+        dht::contact introducer;
+        std::string token;
+        bool active = false;
+        bool in_flight = false;
+        int misses = 0;
+        timestamp next_refresh{};
+    };
+
+    void elect(timestamp now);
+    void fill_slots(timestamp now);
+    void send_register(timestamp now, std::size_t index);
+    void on_register_outcome(timestamp now, dht::node_id introducer, const krpc::query_outcome& o);
+    void drop(timestamp now, std::size_t index, const char* why);
+    slot* find(const dht::node_id& id);
+
+    dht::node& dht_;
+    const identity& self_;
+    settings settings_;
+    logger_ptr log_;
+    std::string nat_label_ = "unknown";
+    bool running_ = false;
+    bool electing_ = false;
+    std::vector<dht::contact> candidates_;  // closest first, from the last election
+    std::set<dht::node_id> refused_;
+    std::vector<slot> slots_;
+    timestamp next_election_{timestamp::max()};
+    std::uint64_t elections_ = 0;
+};
+
+} // namespace ovl::overlay

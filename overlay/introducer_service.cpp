@@ -1,0 +1,153 @@
+#include "overlay/introducer_service.hpp"
+
+#include "dht/krpc/compact.hpp"
+#include "overlay/dht_id.hpp"
+#include "overlay/methods.hpp"
+
+namespace ovl::overlay {
+
+namespace {
+constexpr auto expiry_interval = std::chrono::seconds(30);
+
+std::string subnet_of(const ip_address& a) {
+    // /24 for IPv4, /48 for IPv6: the granularity one subscriber usually controls.
+    return std::string(reinterpret_cast<const char*>(a.data()), a.is_v4() ? 3 : 6);
+}
+} // namespace
+
+std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max) {
+    std::vector<endpoint> out;
+    const auto* l = bencode::find_list(d, key);
+    if (!l) return out;
+    for (const auto& v : *l) {
+        if (out.size() >= max) break;
+        if (const auto* s = v.as_string())
+            if (auto ep = krpc::parse_compact_endpoint(*s); ep && ep->port != 0) out.push_back(*ep);
+    }
+    return out;
+}
+
+bencode::list endpoint_list(const std::vector<endpoint>& eps) {
+    bencode::list out;
+    for (const auto& ep : eps) out.emplace_back(krpc::compact_endpoint(ep));
+    return out;
+}
+
+std::optional<public_key> read_key(const bencode::dict& d, const char* key) {
+    const auto* s = bencode::find_string(d, key);
+    return s ? public_key_from_bytes(*s) : std::nullopt;
+}
+
+bytes introducer_service::registration_message(const dht::node_id& introducer, const std::string& token) {
+    static constexpr std::string_view domain = "ovl-register";
+    bytes out(domain.size() + dht::node_id::size + token.size());
+    auto* p = out.data();
+    p = std::copy(domain.begin(), domain.end(), p);
+    p = std::copy(introducer.bytes().begin(), introducer.bytes().end(), p);
+    std::copy(token.begin(), token.end(), p);
+    return out;
+}
+
+introducer_service::introducer_service(dht::node& dht, const introducer_limits& limits, duration registration_ttl,
+                                       random_source& rng, logger_ptr log, timestamp now, std::function<bool()> serving)
+    : dht_(dht),
+      limits_(limits),
+      ttl_(registration_ttl),
+      log_(std::move(log)),
+      serving_(std::move(serving)),
+      tokens_(rng, now),
+      registrations_(limits.max_registrations),
+      global_(limits.introductions_per_second, limits.introductions_per_second, 1),
+      per_requester_(limits.per_requester_per_second, limits.burst),
+      per_subnet_(limits.per_subnet_per_second, limits.burst * 2),
+      per_target_(limits.per_target_per_second, limits.burst),
+      next_expiry_(now + expiry_interval) {
+    dht_.register_query(method::register_peer,
+                        [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_register(t, from, q); });
+    dht_.register_query(method::introduce,
+                        [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_introduce(t, from, q); });
+}
+
+std::optional<dht::query_reply> introducer_service::check_serving_and_token(timestamp now, const endpoint& from,
+                                                                            const public_key& key,
+                                                                            const krpc::message& q) {
+    if (!limits_.enabled || !serving_()) return dht::query_reply::error(krpc::server_error, "not serving as introducer");
+    const auto* token = bencode::find_string(q.body, "tok");
+    const auto key_id = dht_id_for(key);
+    if (!token || !tokens_.accepts(now, from.address, key_id, *token)) {
+        // First contact: hand out a token bound to the sender's IP. The reply is
+        // smaller than the query, so an unverified sender gains no amplification.
+        return dht::query_reply::respond({{"tok", tokens_.issue(now, from.address, key_id)}});
+    }
+    return std::nullopt;
+}
+
+dht::query_reply introducer_service::on_register(timestamp now, const endpoint& from, const krpc::message& q) {
+    auto key = read_key(q.body, "k");
+    if (!key) return dht::query_reply::error(krpc::protocol_error, "missing or malformed key k");
+    if (auto early = check_serving_and_token(now, from, *key, q)) return *early;
+    const auto* sig_text = bencode::find_string(q.body, "sig");
+    auto sig = sig_text ? signature_from_bytes(*sig_text) : std::nullopt;
+    if (!sig || !verify(*key, registration_message(dht_.id(), *bencode::find_string(q.body, "tok")), *sig)) {
+        ++stats_.bad_signatures;
+        return dht::query_reply::error(krpc::protocol_error, "bad registration signature");
+    }
+    registration r;
+    r.observed = from;
+    r.lan = read_endpoint_list(q.body, "lan");
+    if (const auto* nat = bencode::find_string(q.body, "nat")) r.nat = nat->substr(0, 32);
+    r.expires = now + ttl_;
+    auto result = registrations_.upsert(now, *key, std::move(r));
+    if (result == registration_table::result::full) {
+        ++stats_.registrations_refused;
+        return dht::query_reply::error(krpc::server_error, "introducer full");
+    }
+    if (result == registration_table::result::added) {
+        ++stats_.registrations_accepted;
+        log_->info("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
+    }
+    return dht::query_reply::respond({{"ttl", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count())}});
+}
+
+dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint& from, const krpc::message& q) {
+    auto requester = read_key(q.body, "k");
+    auto target = read_key(q.body, "t");
+    const auto* sid = bencode::find_string(q.body, "sid");
+    if (!requester || !target || !sid || sid->size() != 8)
+        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
+    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
+    const std::string target_key(target->begin(), target->end());
+    if (!global_.allow(now, "") || !per_requester_.allow(now, from.address.to_string()) ||
+        !per_subnet_.allow(now, subnet_of(from.address)) || !per_target_.allow(now, target_key)) {
+        ++stats_.introductions_rate_limited;
+        return dht::query_reply::error(krpc::server_error, "rate limited");
+    }
+    const auto* reg = registrations_.find(now, *target);
+    if (!reg) {
+        ++stats_.introductions_unknown_target;
+        return dht::query_reply::error(krpc::generic_error, "target not registered here");
+    }
+    // Tell the target first: it must punch outward before the requester's packets reach
+    // its NAT (an early inbound packet can poison the mapping on some routers).
+    bencode::dict notice{{"id", dht_.id().to_bytes()},
+                         {"k", std::string(requester->begin(), requester->end())},
+                         {"ep", krpc::compact_endpoint(from)},
+                         {"lan", endpoint_list(read_endpoint_list(q.body, "lan"))},
+                         {"sid", *sid}};
+    if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
+    dht_.send_query(now, reg->observed, method::introduction, std::move(notice), [](timestamp, const krpc::query_outcome&) {});
+    ++stats_.introductions_ok;
+    log_->info("introduced {} to {}", from.to_string(), reg->observed.to_string());
+    return dht::query_reply::respond({{"ep", krpc::compact_endpoint(reg->observed)},
+                                      {"lan", endpoint_list(reg->lan)},
+                                      {"nat", reg->nat},
+                                      {"sid", *sid}});
+}
+
+void introducer_service::on_timeout(timestamp now) {
+    if (now < next_expiry_) return;
+    next_expiry_ = now + expiry_interval;
+    registrations_.expire(now);
+}
+
+} // namespace ovl::overlay

@@ -1,0 +1,68 @@
+// The introducer role, served by nodes verified to be publicly reachable: holds
+// firewalled peers' registrations (signed with their key, bound to their IP by a token)
+// and relays introductions: the target is told first, over the mapping its keepalives
+// hold open, then the requester gets the target's endpoints. It only ever sends to
+// addresses that talked to it first, and is rate-limited per requester, /24 and target.
+#pragma once
+
+#include "dht/base/log.hpp"
+#include "dht/node.hpp"
+#include "dht/token_manager.hpp"
+#include "overlay/overlay_config.hpp"
+#include "overlay/rate_limiter.hpp"
+#include "overlay/registration_table.hpp"
+
+#include <cstdint>
+#include <functional>
+
+namespace ovl::overlay {
+
+struct introducer_stats {
+    std::uint64_t registrations_accepted = 0;
+    std::uint64_t registrations_refused = 0;
+    std::uint64_t introductions_ok = 0;
+    std::uint64_t introductions_unknown_target = 0;
+    std::uint64_t introductions_rate_limited = 0;
+    std::uint64_t bad_signatures = 0;
+};
+
+class introducer_service {
+public:
+    introducer_service(dht::node& dht, const introducer_limits& limits, duration registration_ttl, random_source& rng,
+                       logger_ptr log, timestamp now, std::function<bool()> serving);
+
+    void on_timeout(timestamp now);
+    const registration_table& registrations() const { return registrations_; }
+    const introducer_stats& stats() const { return stats_; }
+
+    // The byte string a registrant signs: binds the signature to this introducer and
+    // to the IP-bound token, so it cannot be replayed elsewhere or from elsewhere.
+    static bytes registration_message(const dht::node_id& introducer, const std::string& token);
+
+private:
+    dht::query_reply on_register(timestamp now, const endpoint& from, const krpc::message& q);
+    dht::query_reply on_introduce(timestamp now, const endpoint& from, const krpc::message& q);
+    std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
+                                                            const krpc::message& q);
+
+    dht::node& dht_;
+    introducer_limits limits_;
+    duration ttl_;
+    logger_ptr log_;
+    std::function<bool()> serving_;
+    dht::token_manager tokens_;
+    registration_table registrations_;
+    rate_limiter global_;
+    rate_limiter per_requester_;
+    rate_limiter per_subnet_;
+    rate_limiter per_target_;
+    introducer_stats stats_;
+    timestamp next_expiry_;
+};
+
+// Helpers shared by both sides of the introduction protocol.
+std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max = 4);
+bencode::list endpoint_list(const std::vector<endpoint>& eps);
+std::optional<public_key> read_key(const bencode::dict& d, const char* key);
+
+} // namespace ovl::overlay

@@ -1,0 +1,51 @@
+// Settings of an overlay node, with the defaults it runs with. Volunteers' caps live
+// here too; overlay-node exposes each as a flag.
+#pragma once
+
+#include "dht/base/endpoint.hpp"
+#include "dht/base/time.hpp"
+#include "dht/node_config.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <vector>
+
+namespace ovl::overlay {
+
+struct introducer_limits {
+    bool enabled = true;
+    std::size_t max_registrations = 100000;
+    // Introductions per second: overall, per requester IP, per requester /24, per target.
+    double introductions_per_second = 2000;
+    double per_requester_per_second = 2;
+    double per_subnet_per_second = 10;
+    double per_target_per_second = 5;
+    double burst = 10;
+};
+
+struct overlay_config {
+    dht::node_config dht;
+    // The socket's own address (what "no NAT" is judged against).
+    endpoint local;
+    // LAN endpoints to offer peers behind the same NAT.
+    std::vector<endpoint> lan;
+
+    introducer_limits introducer;
+    // Introducers a firewalled node keeps registrations with.
+    std::size_t introducers_wanted = 3;
+    // Registration refresh; must stay well inside NAT UDP timeouts (Linux: 30 s unreplied).
+    duration keepalive_interval = std::chrono::seconds(20);
+    duration registration_ttl = std::chrono::seconds(60);
+    // Reachability checks: how many helpers per round, how long to wait for probes,
+    // and how often to repeat once settled.
+    std::size_t dial_back_helpers = 5;
+    duration dial_back_wait = std::chrono::seconds(3);
+    duration reachability_interval = std::chrono::minutes(5);
+    // How long a node must have stayed reachable before it serves as an introducer.
+    duration introducer_after = std::chrono::seconds(0);
+    // Hole punching: probe spacing and how long to keep trying.
+    duration punch_interval = std::chrono::milliseconds(100);
+    duration punch_timeout = std::chrono::seconds(10);
+};
+
+} // namespace ovl::overlay

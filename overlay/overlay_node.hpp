@@ -1,0 +1,122 @@
+// An overlay peer as one sans-I/O core on one UDP socket: a DHT node, NAT discovery
+// (observed addresses and dial-back), the introducer role when publicly reachable, the
+// registration client when not, and connection setup: find the target's introducers
+// in the DHT, get introduced, punch. Datagrams are routed by their first byte
+// (overlay/wire_tags.hpp).
+#pragma once
+
+#include "dht/base/datagram.hpp"
+#include "dht/base/log.hpp"
+#include "dht/node.hpp"
+#include "overlay/dial_back_service.hpp"
+#include "overlay/identity.hpp"
+#include "overlay/introducer_client.hpp"
+#include "overlay/introducer_service.hpp"
+#include "overlay/mapping_observer.hpp"
+#include "overlay/nat_profile.hpp"
+#include "overlay/overlay_config.hpp"
+#include "overlay/punch_session.hpp"
+#include "overlay/reachability_prober.hpp"
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace ovl::overlay {
+
+enum class path_kind { lan, udp };
+const char* to_string(path_kind p);
+
+struct connect_result {
+    bool ok = false;
+    std::string error;
+    path_kind path = path_kind::udp;
+    endpoint remote;
+    duration elapsed{};
+    std::optional<endpoint> introducer;
+    std::string peer_nat;
+};
+using connect_callback = std::function<void(timestamp now, const connect_result&)>;
+
+struct incoming_peer {
+    public_key peer;
+    endpoint remote;
+    path_kind path = path_kind::udp;
+    duration elapsed{};
+    endpoint introducer;
+};
+using incoming_handler = std::function<void(timestamp now, const incoming_peer&)>;
+
+class overlay_node final : public datagram_core {
+public:
+    overlay_node(overlay_config config, identity self, random_source rng, logger_ptr log, timestamp now);
+    overlay_node(const overlay_node&) = delete;
+    overlay_node& operator=(const overlay_node&) = delete;
+
+    void on_datagram(timestamp now, const endpoint& from, bytes_view payload) override;
+    std::optional<outgoing_datagram> poll_transmit() override;
+    std::optional<timestamp> next_deadline() const override;
+    void on_timeout(timestamp now) override;
+
+    // Joins the DHT, then works out reachability and takes the matching role.
+    void start(timestamp now);
+    void connect(timestamp now, const public_key& target, connect_callback done);
+    void set_incoming_handler(incoming_handler handler) { incoming_ = std::move(handler); }
+
+    nat_profile profile() const;
+    bool serving_as_introducer() const { return serving_; }
+    const identity& self() const { return self_; }
+    dht::node& dht() { return dht_; }
+    const dht::node& dht() const { return dht_; }
+    const introducer_client& registrations() const { return client_; }
+    const introducer_service& introducer() const { return service_; }
+    const reachability_prober& prober() const { return prober_; }
+    void set_local(const endpoint& local);
+
+private:
+    struct connect_attempt;
+    struct punch_entry {
+        std::unique_ptr<punch_session> session;
+        std::function<void(timestamp, const punch_session&)> done;
+        std::vector<endpoint> lan;
+    };
+
+    void join_dht(timestamp now);
+    void update_role(timestamp now);
+    dht::query_reply on_introduction(timestamp now, const endpoint& from, const krpc::message& q);
+    void ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt);
+    void send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token);
+    void start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates, std::vector<endpoint> lan,
+                     std::function<void(timestamp, const punch_session&)> done);
+    void service_punches(timestamp now);
+    void finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result);
+    void send_raw(const endpoint& to, bytes payload);
+
+    overlay_config config_;
+    identity self_;
+    logger_ptr log_;
+    dht::node dht_;
+    mapping_observer mapping_;
+    reachability_prober prober_;
+    introducer_service service_;
+    dial_back_service dial_back_;
+    introducer_client client_;
+    bool serving_ = false;
+    bool started_ = false;
+    std::deque<outgoing_datagram> raw_out_;
+    static constexpr std::size_t max_sent_to = 65536;
+    std::unordered_set<endpoint, endpoint_hash> sent_to_;
+    // IPs we have written to, with the order we first did (see mapping_observer).
+    std::unordered_map<ip_address, std::uint64_t, ip_address_hash> sent_to_ips_;
+    bool joined_ = false;
+    // UDP blocked (or every bootstrap node down): we sent, nobody ever answered.
+    bool udp_answered_ = false;
+    bool bootstrap_silent_ = false;
+    std::map<std::string, punch_entry> punches_;
+    incoming_handler incoming_;
+};
+
+} // namespace ovl::overlay

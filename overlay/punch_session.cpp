@@ -1,0 +1,80 @@
+#include "overlay/punch_session.hpp"
+
+#include "overlay/wire_tags.hpp"
+
+#include <algorithm>
+
+namespace ovl::overlay {
+
+namespace {
+bytes frame(std::uint8_t tag, const std::string& sid) {
+    bytes out;
+    out.reserve(1 + sid.size());
+    out.push_back(tag);
+    out.insert(out.end(), sid.begin(), sid.end());
+    return out;
+}
+} // namespace
+
+bytes punch_session::probe(const std::string& sid) { return frame(tag::punch_probe, sid); }
+bytes punch_session::ack(const std::string& sid) { return frame(tag::punch_ack, sid); }
+
+std::optional<std::string> punch_session::session_of(bytes_view d) {
+    if (d.size() != 9 || (d[0] != tag::punch_probe && d[0] != tag::punch_ack)) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(d.data() + 1), 8);
+}
+
+punch_session::punch_session(std::string session_id, std::vector<endpoint> candidates, timestamp now,
+                             duration interval, duration timeout)
+    : sid_(std::move(session_id)),
+      candidates_(std::move(candidates)),
+      interval_(interval),
+      started_(now),
+      deadline_(now + timeout),
+      next_round_(now) {
+    send_round();
+    next_round_ = now + interval_;
+}
+
+void punch_session::send_round() {
+    for (const auto& c : candidates_) {
+        outbox_.push_back({c, probe(sid_)});
+        ++probes_sent_;
+    }
+}
+
+void punch_session::on_reply(timestamp now, const endpoint& from) {
+    if (state_ != state::punching) return;
+    state_ = state::succeeded;
+    path_ = from;
+    finished_ = now;
+    // One more ack so the other side settles too, even if all its probes were lost.
+    outbox_.push_back({from, ack(sid_)});
+}
+
+void punch_session::on_timeout(timestamp now) {
+    if (state_ != state::punching) return;
+    if (now >= deadline_) {
+        state_ = state::failed;
+        finished_ = now;
+        return;
+    }
+    if (now >= next_round_) {
+        send_round();
+        next_round_ = now + interval_;
+    }
+}
+
+std::optional<outgoing_datagram> punch_session::poll_transmit() {
+    if (outbox_.empty()) return std::nullopt;
+    auto d = std::move(outbox_.front());
+    outbox_.erase(outbox_.begin());
+    return d;
+}
+
+std::optional<timestamp> punch_session::next_deadline() const {
+    if (state_ != state::punching) return std::nullopt;
+    return std::min(next_round_, deadline_);
+}
+
+} // namespace ovl::overlay

@@ -1,0 +1,34 @@
+#include "overlay/rate_limiter.hpp"
+
+#include <algorithm>
+
+namespace ovl::overlay {
+
+rate_limiter::rate_limiter(double rate, double burst, std::size_t max_keys)
+    : rate_(rate), burst_(burst), max_keys_(max_keys) {}
+
+void rate_limiter::evict_idle(timestamp now) {
+    // A bucket that has refilled completely carries no information: forget it.
+    std::erase_if(buckets_, [&](const auto& e) {
+        return e.second.tokens + to_seconds(now - e.second.updated) * rate_ >= burst_;
+    });
+}
+
+bool rate_limiter::allow(timestamp now, const std::string& key) {
+    auto it = buckets_.find(key);
+    if (it == buckets_.end()) {
+        if (buckets_.size() >= max_keys_) {
+            evict_idle(now);
+            if (buckets_.size() >= max_keys_) return false;
+        }
+        it = buckets_.emplace(key, bucket{burst_, now}).first;
+    }
+    auto& b = it->second;
+    b.tokens = std::min(burst_, b.tokens + to_seconds(now - b.updated) * rate_);
+    b.updated = now;
+    if (b.tokens < 1.0) return false;
+    b.tokens -= 1.0;
+    return true;
+}
+
+} // namespace ovl::overlay

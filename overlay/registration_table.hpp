@@ -1,0 +1,43 @@
+// An introducer's registrations: which firewalled peer (by public key) can be reached
+// at which endpoint, until when. Capped: a full table refuses new peers, so the
+// registrant moves on to its next-closest introducer.
+#pragma once
+
+#include "dht/base/endpoint.hpp"
+#include "dht/base/time.hpp"
+#include "overlay/identity.hpp"
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ovl::overlay {
+
+struct registration {
+    endpoint observed;
+    std::vector<endpoint> lan;
+    std::string nat;
+    timestamp expires;
+};
+
+class registration_table {
+public:
+    explicit registration_table(std::size_t max_registrations);
+
+    enum class result { added, refreshed, full };
+    result upsert(timestamp now, const public_key& key, registration r);
+    const registration* find(timestamp now, const public_key& key) const;
+    bool from_registered(timestamp now, const public_key& key, const endpoint& from) const;
+    void expire(timestamp now);
+    std::size_t size() const { return table_.size(); }
+    std::size_t capacity() const { return max_; }
+
+private:
+    static std::string key_of(const public_key& k) { return {k.begin(), k.end()}; }
+
+    std::size_t max_;
+    std::unordered_map<std::string, registration> table_;
+};
+
+} // namespace ovl::overlay

@@ -1,0 +1,40 @@
+#include "overlay_swarm.hpp"
+
+namespace ovl::test {
+
+overlay_swarm::overlay_swarm(sim::network& net, overlay::overlay_config base) : net_(net), base_(std::move(base)) {}
+
+overlay::overlay_config overlay_swarm::default_config() {
+    overlay::overlay_config c;
+    c.dial_back_wait = std::chrono::seconds(2);
+    return c;
+}
+
+overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_params& access) {
+    auto m = std::make_unique<overlay_member>();
+    m->site = sim::add_site(net_, plan_, preset, access);
+    m->preset = m->site.preset;
+    m->local = endpoint{net_.address(m->site.host), 6881};
+    auto config = base_;
+    config.local = m->local;
+    config.dht.bootstrap = seeds_;
+    auto& rng = net_.random();
+    auto self = overlay::identity::generate(rng);
+    m->node = std::make_unique<overlay::overlay_node>(config, std::move(self), random_source(rng.derive_seed()), null_logger(),
+                                                      net_.now());
+    m->binding = &net_.bind_udp(m->site.host, 6881, *m->node);
+    m->joined = net_.now();
+    // The first few public peers are everyone's bootstrap nodes.
+    if (preset == "open" && seeds_.size() < 3) seeds_.push_back(m->local);
+    m->node->start(net_.now());
+    m->binding->poke();
+    members_.push_back(std::move(m));
+    return *members_.back();
+}
+
+void overlay_swarm::kill(overlay_member& m) {
+    m.alive = false;
+    net_.kill_host(m.site.host);
+}
+
+} // namespace ovl::test

@@ -1,0 +1,46 @@
+// Overlay peers on the simulated internet: public introducers and peers behind NAT
+// presets, all running the real overlay_node core. Shared by the overlay simulator tests.
+#pragma once
+
+#include "dht/base/log.hpp"
+#include "overlay/overlay_node.hpp"
+#include "sim/network.hpp"
+#include "sim/site.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ovl::test {
+
+struct overlay_member {
+    std::string preset;
+    sim::site site;
+    endpoint local;
+    std::unique_ptr<overlay::overlay_node> node;
+    sim::udp_binding* binding = nullptr;
+    timestamp joined{};
+    bool alive = true;
+};
+
+class overlay_swarm {
+public:
+    explicit overlay_swarm(sim::network& net, overlay::overlay_config base = default_config());
+
+    static overlay::overlay_config default_config();
+
+    // Adds a peer behind `preset` ("open" = public) and starts it now.
+    overlay_member& add(std::string_view preset, const sim::link_params& access = sim::make_link(std::chrono::milliseconds(20)));
+    void kill(overlay_member& m);
+    void run_for(duration d) { net_.run_for(d); }
+    std::vector<std::unique_ptr<overlay_member>>& members() { return members_; }
+
+private:
+    sim::network& net_;
+    sim::address_plan plan_;
+    overlay::overlay_config base_;
+    std::vector<endpoint> seeds_;
+    std::vector<std::unique_ptr<overlay_member>> members_;
+};
+
+} // namespace ovl::test
