@@ -99,14 +99,12 @@ struct dht_commands::options {
 dht_commands::dht_commands(CLI::App& dht) : opts_(std::make_unique<options>()) {
     dht.require_subcommand(1);
     auto& o = *opts_;
-    auto add_common = [&o](CLI::App* cmd, bool has_timeout) {
-        cmd->add_option("--bootstrap", o.bootstrap, "DHT node to join through, IP:PORT; repeatable (default: none)")
+    auto add_common = [&o](CLI::App* cmd, const std::string& timeout_help) {
+        cmd->add_option("--bootstrap", o.bootstrap, "DHT node to join through, IP:PORT; repeatable (required, except by ping, which asks NODE directly)")
             ->check(endpoint_validator(port_rule::required_nonzero));
         cmd->add_option("--bind", o.bind, "local UDP address, IP[:PORT]")->check(endpoint_validator(port_rule::optional));
         cmd->add_flag("--json", o.json, "print exactly one JSON object on stdout");
-        if (has_timeout)
-            cmd->add_option("--timeout", o.timeout, "give up after this many seconds")
-                ->check(CLI::Range(0.1, 86400.0));
+        cmd->add_option("--timeout", o.timeout, timeout_help)->check(CLI::Range(0.1, 86400.0));
         cmd->add_option("--log-level", o.log_level, "stderr log level: trace, debug, info, warn, error or off")
             ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
         cmd->add_flag("--allow-shared-ip", o.allow_shared_ip,
@@ -115,12 +113,12 @@ dht_commands::dht_commands(CLI::App& dht) : opts_(std::make_unique<options>()) {
 
     auto* ping = dht.add_subcommand("ping", "check that a DHT node answers");
     ping->add_option("NODE", o.target, "the node to ping, IP:PORT")->required();
-    add_common(ping, true);
+    add_common(ping, "give up after this many seconds");
     ping->callback([&o] { o.which = command::ping; });
 
     auto* get_peers = dht.add_subcommand("get-peers", "look up the peers announced for an info-hash");
     get_peers->add_option("INFOHASH", o.target, "info-hash, 40 hex digits")->required();
-    add_common(get_peers, true);
+    add_common(get_peers, "give up after this many seconds (joining and lookup)");
     get_peers->callback([&o] { o.which = command::get_peers; });
 
     auto* announce = dht.add_subcommand(
@@ -128,9 +126,10 @@ dht_commands::dht_commands(CLI::App& dht) : opts_(std::make_unique<options>()) {
     announce->add_option("INFOHASH", o.target, "info-hash, 40 hex digits")->required();
     announce->add_option("--port", o.port, "the peer's TCP/uTP port to announce")
         ->required()
+        ->default_str("")
         ->check(CLI::Range(1, 65535));
     announce->add_flag("--once", o.once, "announce once and exit");
-    add_common(announce, true);
+    add_common(announce, "with --once: give up after this many seconds (joining, lookup and announce)");
     announce->callback([&o] { o.which = command::announce; });
 }
 
