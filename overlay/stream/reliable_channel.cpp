@@ -11,6 +11,10 @@ namespace {
 // How many received ranges we remember; acks carry the newest max_ack_ranges of them.
 constexpr std::size_t tracked_ranges = 32;
 constexpr unsigned max_backoff = 8;
+// Spurious-loss detection remembers this many recent losses.
+constexpr std::size_t tracked_losses = 256;
+constexpr std::uint64_t max_packet_threshold = 64;
+constexpr unsigned max_time_threshold_eighths = 16;
 
 std::size_t ack_frame_size(std::size_t ranges) { return 1 + 8 + 4 + 8 + 1 + 4 + (ranges - 1) * 8; }
 
@@ -87,6 +91,13 @@ void reliable_channel::on_ack(timestamp now, const ack_frame& ack) {
             acked_any = true;
             it = in_flight_.erase(it);
         }
+        // A packet we called lost arrived after all: the path reorders more than we
+        // allowed for. Widen both loss thresholds (RACK-like), up to a limit.
+        for (auto it = recently_lost_.lower_bound(range.low); it != recently_lost_.end() && *it <= range.high;) {
+            it = recently_lost_.erase(it);
+            packet_threshold_ = std::min<std::uint64_t>(packet_threshold_ * 2, max_packet_threshold);
+            time_threshold_eighths_ = std::min(time_threshold_eighths_ + 2, max_time_threshold_eighths);
+        }
     }
     if (acked_any) rto_backoff_ = 0;
     largest_acked_ = std::max(largest_acked_.value_or(0), ack.ranges.front().high);
@@ -95,6 +106,8 @@ void reliable_channel::on_ack(timestamp now, const ack_frame& ack) {
 
 void reliable_channel::lose(std::map<std::uint64_t, sent_packet>::iterator it) {
     ++stats_.packets_lost_detected;
+    recently_lost_.insert(it->first);
+    if (recently_lost_.size() > tracked_losses) recently_lost_.erase(recently_lost_.begin());
     if (it->second.data) send_.on_lost(*it->second.data);
     in_flight_.erase(it);
 }
@@ -102,9 +115,9 @@ void reliable_channel::lose(std::map<std::uint64_t, sent_packet>::iterator it) {
 void reliable_channel::detect_lost(timestamp now) {
     loss_time_.reset();
     if (!largest_acked_) return;
-    const auto delay = rtt_.loss_delay();
+    const auto delay = rtt_.loss_delay() * time_threshold_eighths_ / 9;
     for (auto it = in_flight_.begin(); it != in_flight_.end() && it->first < *largest_acked_;) {
-        if (*largest_acked_ - it->first >= 3 || it->second.sent + delay <= now) {
+        if (*largest_acked_ - it->first >= packet_threshold_ || it->second.sent + delay <= now) {
             cc_.on_lost(it->first, next_pn_);
             auto lost = it++;
             lose(lost);

@@ -3,7 +3,8 @@
 // in each direction. It sees plaintext frames only; secure_stream seals what it emits.
 //
 // Loss detection follows RFC 9002 in spirit: a packet is lost when one sent 3 later was
-// acknowledged, or when it is older than 9/8 RTT behind an acknowledged one; if nothing
+// acknowledged, or when it is older than 9/8 RTT behind an acknowledged one (both limits
+// widen when a packet called lost is acknowledged later: reordering); if nothing
 // is acknowledged for an RTO (RFC 6298, exponential backoff), everything in flight is
 // declared lost and the window collapses. Acks are sent for every second ack-eliciting
 // packet, at once for out-of-order ones, and otherwise after max_ack_delay.
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,9 @@ private:
     std::map<std::uint64_t, sent_packet> in_flight_; // ack-eliciting packets only
     std::optional<std::uint64_t> largest_acked_;
     std::optional<timestamp> loss_time_;
+    std::uint64_t packet_threshold_ = 3;      // RFC 9002's kPacketThreshold, widened on reordering
+    unsigned time_threshold_eighths_ = 9;     // 9/8 RTT, widened on reordering
+    std::set<std::uint64_t> recently_lost_;   // to notice losses that were only reordering
     timestamp last_eliciting_sent_{};
     unsigned rto_backoff_ = 0;
     unsigned persist_backoff_ = 0;
