@@ -99,7 +99,10 @@ void reliable_channel::on_ack(timestamp now, const ack_frame& ack) {
             time_threshold_eighths_ = std::min(time_threshold_eighths_ + 2, max_time_threshold_eighths);
         }
     }
-    if (acked_any) rto_backoff_ = 0;
+    if (acked_any) {
+        rto_backoff_ = 0;
+        probe_sent_ = false;
+    }
     largest_acked_ = std::max(largest_acked_.value_or(0), ack.ranges.front().high);
     detect_lost(now);
 }
@@ -171,7 +174,8 @@ std::optional<reliable_channel::outgoing> reliable_channel::poll(timestamp now) 
     const std::size_t ack_room = with_ack ? ack_frame_size(std::min(received_.size(), max_ack_ranges)) : 0;
 
     std::optional<chunk> c;
-    const bool may_send = in_flight_.size() < cc_.window();
+    // A tail-loss probe goes out even when the window is full.
+    const bool may_send = in_flight_.size() < cc_.window() || probe_pending_;
     if (may_send) c = send_.next_chunk(max_plaintext_size - ack_room - stream_frame_overhead - (ping_pending_ ? 1 : 0));
     const bool ping = ping_pending_ && may_send;
     if (!c && !ping && !ack_due) return std::nullopt;
@@ -189,6 +193,7 @@ std::optional<reliable_channel::outgoing> reliable_channel::poll(timestamp now) 
         if (c->retransmission) ++stats_.retransmits;
     }
     if (c || ping) {
+        probe_pending_ = false;
         in_flight_.emplace(out.packet_number, sent_packet{now, c});
         last_eliciting_sent_ = now;
     }
@@ -200,11 +205,28 @@ std::optional<timestamp> reliable_channel::next_deadline() const {
     const auto earliest = [&d](timestamp t) { d = d ? std::min(*d, t) : t; };
     if (loss_time_) earliest(*loss_time_);
     else if (!in_flight_.empty() || send_.blocked_by_peer()) earliest(last_eliciting_sent_ + backed_off_rto());
+    if (auto probe = probe_time()) earliest(*probe);
     return d;
+}
+
+std::optional<timestamp> reliable_channel::probe_time() const {
+    if (in_flight_.empty() || loss_time_ || probe_sent_ || !rtt_.has_sample()) return std::nullopt;
+    const auto at = last_eliciting_sent_ + std::max<duration>(2 * rtt_.srtt(), std::chrono::milliseconds(10)) +
+                    cfg_.max_ack_delay;
+    return at < last_eliciting_sent_ + backed_off_rto() ? std::optional(at) : std::nullopt;
 }
 
 void reliable_channel::on_timeout(timestamp now) {
     if (ack_deadline_ && *ack_deadline_ <= now) ack_now_ = true;
+    if (auto probe = probe_time(); probe && *probe <= now) {
+        // The tail of a flight may be lost with nothing after it to reveal that: one
+        // probe (new data if any, and a PING) draws an ACK that drives loss detection
+        // long before the RTO would fire and collapse the window.
+        probe_sent_ = true;
+        probe_pending_ = true;
+        ping_pending_ = true;
+        return;
+    }
     if (loss_time_) {
         if (*loss_time_ <= now) detect_lost(now);
         return;

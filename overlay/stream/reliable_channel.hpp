@@ -6,7 +6,8 @@
 // acknowledged, or when it is older than 9/8 RTT behind an acknowledged one (both limits
 // widen when a packet called lost is acknowledged later: reordering); if nothing
 // is acknowledged for an RTO (RFC 6298, exponential backoff), everything in flight is
-// declared lost and the window collapses. Acks are sent for every second ack-eliciting
+// declared lost and the window collapses. Before that, one tail-loss probe at 2 srtt
+// (RACK-TLP style) asks for an ACK so a lost tail is found without the collapse. Acks are sent for every second ack-eliciting
 // packet, at once for out-of-order ones, and otherwise after max_ack_delay.
 #pragma once
 
@@ -83,6 +84,7 @@ private:
     void lose(std::map<std::uint64_t, sent_packet>::iterator it);
     ack_frame build_ack(timestamp now);
     duration backed_off_rto() const;
+    std::optional<timestamp> probe_time() const;
 
     channel_config cfg_;
     send_stream send_;
@@ -101,6 +103,8 @@ private:
     unsigned rto_backoff_ = 0;
     unsigned persist_backoff_ = 0;
     bool ping_pending_ = false;
+    bool probe_pending_ = false; // a tail-loss probe may exceed the congestion window
+    bool probe_sent_ = false;    // one probe per flight, re-armed by the next new ack
     std::optional<std::string> abort_pending_;
     std::optional<std::string> peer_abort_;
 
