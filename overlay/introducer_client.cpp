@@ -49,14 +49,25 @@ void introducer_client::elect(timestamp now) {
     });
 }
 
+std::size_t introducer_client::healthy_slots() const {
+    return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) { return s.misses == 0; }));
+}
+
+std::size_t introducer_client::active_slots() const {
+    return static_cast<std::size_t>(std::count_if(slots_.begin(), slots_.end(), [](const slot& s) { return s.active; }));
+}
+
 void introducer_client::fill_slots(timestamp now) {
+    // Until k introducers are active, try twice as many candidates at once: routing
+    // tables hold NATed nodes that never answer, and waiting out each one is slow.
+    const std::size_t target = active_slots() >= settings_.wanted ? settings_.wanted : 2 * settings_.wanted;
     for (const auto& c : candidates_) {
-        if (slots_.size() >= settings_.wanted) break;
-        if (refused_.contains(c.id) || find(c.id)) continue;
+        if (healthy_slots() >= target) break;
+        if (avoid_.contains(c.id) || find(c.id)) continue;
         slots_.push_back(slot{c, {}, false, false, 0, now});
         send_register(now, slots_.size() - 1);
     }
-    if (slots_.size() < settings_.wanted) next_election_ = now + retry_election_after;
+    if (healthy_slots() < settings_.wanted) next_election_ = now + retry_election_after;
 }
 
 void introducer_client::send_register(timestamp now, std::size_t index) {
@@ -88,14 +99,23 @@ void introducer_client::on_register_outcome(timestamp now, dht::node_id introduc
     auto* s = find(introducer);
     if (!s || !running_) return;
     s->in_flight = false;
-    const auto index = static_cast<std::size_t>(s - slots_.data());
+    auto index = static_cast<std::size_t>(s - slots_.data());
     if (o.status == krpc::query_status::timeout) {
-        if (++s->misses >= misses_before_drop) drop(now, index, "stopped answering");
+        // Ask again at once: a dead introducer is then replaced within two query
+        // timeouts of its first missed keepalive.
+        // A candidate that never answered is likely a NATed node lingering in routing
+        // tables: move on at once. An active introducer gets a second chance.
+        if (++s->misses >= misses_before_drop || !s->active) {
+            drop(now, index, "stopped answering");
+        } else {
+            send_register(now, index);
+            // Start on a replacement now rather than after the second miss.
+            fill_slots(now);
+        }
         return;
     }
     if (o.status == krpc::query_status::error) {
         // Mainline nodes answer "method unknown"; full or non-serving introducers refuse.
-        refused_.insert(introducer);
         drop(now, index, o.reply->error_message.c_str());
         return;
     }
@@ -110,13 +130,33 @@ void introducer_client::on_register_outcome(timestamp now, dht::node_id introduc
         s->active = true;
         log_->info("introducer elected: {} ({})", s->introducer.ep.to_string(), s->introducer.id.to_hex().substr(0, 12));
     }
+    release_extra();
+}
+
+void introducer_client::release_extra() {
+    // Once k answer, keep the k closest that did and let the others go (their
+    // registrations expire on their own).
+    if (active_slots() < settings_.wanted) return;
+    std::stable_sort(slots_.begin(), slots_.end(), [&](const slot& a, const slot& b) {
+        if (a.active != b.active) return a.active;
+        if ((a.misses == 0) != (b.misses == 0)) return a.misses == 0;
+        return dht::closer_to(dht_.id(), a.introducer.id, b.introducer.id);
+    });
+    std::size_t keep = 0, healthy_active = 0;
+    for (const auto& sl : slots_) {
+        if (sl.active && sl.misses == 0 && healthy_active < settings_.wanted) ++healthy_active;
+        else if (!(sl.active && sl.misses > 0)) break;
+        ++keep;
+    }
+    slots_.resize(keep);
 }
 
 void introducer_client::drop(timestamp now, std::size_t index, const char* why) {
     log_->info("introducer {} dropped: {}", slots_[index].introducer.ep.to_string(), why);
+    avoid_.insert(slots_[index].introducer.id);
     slots_.erase(slots_.begin() + static_cast<std::ptrdiff_t>(index));
     fill_slots(now);
-    if (slots_.size() < settings_.wanted) elect(now);
+    if (healthy_slots() < settings_.wanted) elect(now);
 }
 
 void introducer_client::on_timeout(timestamp now) {
@@ -125,9 +165,9 @@ void introducer_client::on_timeout(timestamp now) {
         if (!slots_[i].in_flight && now >= slots_[i].next_refresh) send_register(now, i);
     if (now >= next_election_) {
         next_election_ = timestamp::max();
-        // Refusals age out, so an introducer that was full may be tried again later.
-        refused_.clear();
-        if (slots_.size() < settings_.wanted) elect(now);
+        // Refusals and failures age out: an introducer that was full may have room now.
+        avoid_.clear();
+        if (healthy_slots() < settings_.wanted) elect(now);
     }
 }
 

@@ -51,6 +51,9 @@ private:
     void on_register_outcome(timestamp now, dht::node_id introducer, const krpc::query_outcome& o);
     void drop(timestamp now, std::size_t index, const char* why);
     slot* find(const dht::node_id& id);
+    std::size_t healthy_slots() const;
+    std::size_t active_slots() const;
+    void release_extra();
 
     dht::node& dht_;
     const identity& self_;
@@ -60,7 +63,8 @@ private:
     bool running_ = false;
     bool electing_ = false;
     std::vector<dht::contact> candidates_;  // closest first, from the last election
-    std::set<dht::node_id> refused_;
+    // Introducers that refused or died since the last election retry.
+    std::set<dht::node_id> avoid_;
     std::vector<slot> slots_;
     timestamp next_election_{timestamp::max()};
     std::uint64_t elections_ = 0;

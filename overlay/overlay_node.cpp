@@ -65,6 +65,9 @@ void overlay_node::start(timestamp now) {
     prober_.on_round_end([this](timestamp t) {
         if (joined_) return;
         joined_ = true;
+        // Until now we asked as a read-only node, so that a NATed peer never lands in
+        // the helpers' routing tables (where others would wait on it in vain).
+        if (prober_.verdict() != reachability::unreachable) dht_.set_read_only(false);
         join_dht(t);
     });
     if (config_.dht.bootstrap.empty()) {
@@ -74,6 +77,7 @@ void overlay_node::start(timestamp now) {
     }
     std::vector<ip_address> contacted;
     for (const auto& ep : config_.dht.bootstrap) contacted.push_back(ep.address);
+    dht_.set_read_only(true);
     prober_.start_round(now, config_.dht.bootstrap, contacted);
 }
 

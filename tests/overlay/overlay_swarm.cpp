@@ -10,7 +10,7 @@ overlay::overlay_config overlay_swarm::default_config() {
     return c;
 }
 
-overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_params& access) {
+overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_params& access, logger_ptr log) {
     auto m = std::make_unique<overlay_member>();
     m->site = sim::add_site(net_, plan_, preset, access);
     m->preset = m->site.preset;
@@ -20,7 +20,7 @@ overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_para
     config.dht.bootstrap = seeds_;
     auto& rng = net_.random();
     auto self = overlay::identity::generate(rng);
-    m->node = std::make_unique<overlay::overlay_node>(config, std::move(self), random_source(rng.derive_seed()), null_logger(),
+    m->node = std::make_unique<overlay::overlay_node>(config, std::move(self), random_source(rng.derive_seed()), std::move(log),
                                                       net_.now());
     m->binding = &net_.bind_udp(m->site.host, 6881, *m->node);
     m->joined = net_.now();

@@ -30,7 +30,8 @@ public:
     static overlay::overlay_config default_config();
 
     // Adds a peer behind `preset` ("open" = public) and starts it now.
-    overlay_member& add(std::string_view preset, const sim::link_params& access = sim::make_link(std::chrono::milliseconds(20)));
+    overlay_member& add(std::string_view preset, const sim::link_params& access = sim::make_link(std::chrono::milliseconds(20)),
+                        logger_ptr log = null_logger());
     void kill(overlay_member& m);
     void run_for(duration d) { net_.run_for(d); }
     std::vector<std::unique_ptr<overlay_member>>& members() { return members_; }
