@@ -12,6 +12,10 @@ namespace ovl::overlay {
 const char* to_string(path_kind p) { return p == path_kind::lan ? "lan" : "udp"; }
 
 namespace {
+// Finished connections stay a little, so final acknowledgements still find them.
+constexpr auto linger = std::chrono::seconds(5);
+constexpr std::size_t max_connections = 1024;
+
 dht::node_config with_identity(dht::node_config c, const identity& self) {
     c.id = dht_id_for(self.public_key_bytes());
     return c;
@@ -96,6 +100,7 @@ void overlay_node::join_dht(timestamp now) {
 void overlay_node::send_raw(const endpoint& to, bytes payload) { raw_out_.push_back({to, std::move(payload)}); }
 
 void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {
+    now_ = now;
     if (payload.empty()) return;
     const auto first = payload[0];
     if (first == tag::krpc) {
@@ -106,6 +111,8 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
         // lets a peer whose introduction is still on its way through see the path open.
         if (first == tag::punch_probe) send_raw(from, punch_session::ack(*sid));
         if (auto it = punches_.find(*sid); it != punches_.end()) it->second.session->on_reply(now, from);
+    } else if (first >= tag::stream_first && first <= tag::stream_last) {
+        on_stream_datagram(now, from, payload);
     } else if (first == tag::dial_back && payload.size() == 9) {
         // A probe from an endpoint we have written to proves nothing about filtering.
         if (!sent_to_.contains(from))
@@ -113,6 +120,7 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
                              sent_to_ips_.contains(from.address));
     }
     service_punches(now);
+    service_streams(now);
     update_role(now);
 }
 
@@ -144,16 +152,23 @@ std::optional<timestamp> overlay_node::next_deadline() const {
     consider(prober_.next_deadline());
     consider(client_.next_deadline());
     for (const auto& [sid, p] : punches_) consider(p.session->next_deadline());
+    for (const auto& [id, c] : connections_) {
+        consider(c.stream->next_deadline());
+        if (c.finished) consider(c.finished_at + linger);
+    }
     return next;
 }
 
 void overlay_node::on_timeout(timestamp now) {
+    now_ = now;
     dht_.on_timeout(now);
     prober_.on_timeout(now);
     service_.on_timeout(now);
     client_.on_timeout(now);
     for (auto& [sid, p] : punches_) p.session->on_timeout(now);
+    for (auto& [id, c] : connections_) c.stream->on_timeout(now);
     service_punches(now);
+    service_streams(now);
     update_role(now);
 }
 
@@ -246,6 +261,7 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
         in.path = std::find(lan_eps.begin(), lan_eps.end(), *s.path()) != lan_eps.end() ? path_kind::lan : path_kind::udp;
         log_->info("punch succeeded: peer {} at {} ({}) in {:.0f} ms", to_hex(peer).substr(0, 16), in.remote.to_string(),
                    to_string(in.path), to_seconds(in.elapsed) * 1000);
+        expected_peers_[in.remote] = peer;
         if (incoming_) incoming_(t, in);
     });
     return dht::query_reply::respond({});
@@ -293,16 +309,16 @@ void overlay_node::connect(timestamp now, const public_key& target, connect_call
     attempt->done = std::move(done);
     dht_.find_node(now, attempt->target_id, [this, attempt](timestamp t, const dht::lookup_result& r) {
         if (r.responses == 0) {
-            finish(t, attempt, connect_result{false, "no DHT node answered: check the bootstrap nodes", {}, {}, {}, {}, {}});
+            finish(t, attempt, connect_result{false, 0, "no DHT node answered: check the bootstrap nodes", {}, {}, {}, {}, {}});
             return;
         }
         if (!r.closest.empty() && r.closest.front().id == attempt->target_id) {
             // The target is in the DHT itself, so it is reachable: punch straight away.
             start_punch(t, attempt->sid, {r.closest.front().ep}, {}, [this, attempt](timestamp t2, const punch_session& s) {
                 if (s.current() == punch_session::state::succeeded)
-                    finish(t2, attempt, connect_result{true, {}, path_kind::udp, *s.path(), {}, {}, "public"});
+                    open_for(t2, attempt, connect_result{false, 0, {}, path_kind::udp, *s.path(), {}, {}, "public"});
                 else
-                    finish(t2, attempt, connect_result{false, "peer is in the DHT but did not answer probes", {}, {}, {}, {}, {}});
+                    finish(t2, attempt, connect_result{false, 0, "peer is in the DHT but did not answer probes", {}, {}, {}, {}, {}});
             });
             return;
         }
@@ -314,7 +330,7 @@ void overlay_node::connect(timestamp now, const public_key& target, connect_call
 void overlay_node::ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt) {
     if (attempt->finished) return;
     if (attempt->next >= attempt->introducers.size()) {
-        finish(now, attempt, connect_result{false, "unknown peer: " + attempt->last_error, {}, {}, {}, {}, {}});
+        finish(now, attempt, connect_result{false, 0, "unknown peer: " + attempt->last_error, {}, {}, {}, {}, {}});
         return;
     }
     send_introduce(now, attempt, {});
@@ -364,15 +380,15 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                             connect_result res;
                             res.introducer = introducer.ep;
                             res.peer_nat = nat;
-                            if (s.current() == punch_session::state::succeeded) {
-                                res.ok = true;
-                                res.remote = *s.path();
-                                res.path = std::find(lan.begin(), lan.end(), res.remote) != lan.end() ? path_kind::lan
-                                                                                                       : path_kind::udp;
-                            } else {
+                            if (s.current() != punch_session::state::succeeded) {
                                 res.error = "punching failed: no probe came back from the peer";
+                                finish(t2, attempt, res);
+                                return;
                             }
-                            finish(t2, attempt, res);
+                            res.remote = *s.path();
+                            res.path = std::find(lan.begin(), lan.end(), res.remote) != lan.end() ? path_kind::lan
+                                                                                                   : path_kind::udp;
+                            open_for(t2, attempt, res);
                         });
         },
         introducer.id);
@@ -392,6 +408,136 @@ void overlay_node::finish(timestamp now, const std::shared_ptr<connect_attempt>&
     else
         log_->info("connect to {} failed: {}", to_hex(attempt->target).substr(0, 16), result.error);
     if (attempt->done) attempt->done(now, result);
+}
+
+} // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res) {
+    const auto id = open_stream(now, attempt->target, res.remote);
+    if (id == 0) {
+        res.ok = false;
+        res.error = "too many connections";
+        finish(now, attempt, res);
+        return;
+    }
+    connections_.at(id).on_open = [this, attempt, res, id](timestamp t, const secure_stream& st) mutable {
+        res.ok = st.current_state() == secure_stream::state::open;
+        res.connection = res.ok ? id : 0;
+        if (!res.ok) res.error = "secure handshake failed: " + st.failure_reason();
+        finish(t, attempt, res);
+    };
+    service_streams(now);
+}
+
+connection_id overlay_node::open_stream(timestamp now, const public_key& peer, const endpoint& remote) {
+    if (connections_.size() >= max_connections) return 0;
+    auto stream = std::make_unique<secure_stream>(secure_stream::role::initiator, self_, peer, 0,
+                                                  random_source(dht_.rng().derive_seed()), log_, now);
+    const auto id = stream->id();
+    connection c;
+    c.stream = std::move(stream);
+    c.remote = remote;
+    connections_.insert_or_assign(id, std::move(c));
+    return id;
+}
+
+void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload) {
+    auto cid = secure_stream::connection_id(payload);
+    if (!cid) return;
+    auto it = connections_.find(*cid);
+    if (it == connections_.end()) {
+        if (!secure_stream::is_handshake_init(payload) || connections_.size() >= max_connections) return;
+        connection c;
+        c.stream = std::make_unique<secure_stream>(secure_stream::role::responder, self_, std::nullopt, *cid,
+                                                   random_source(dht_.rng().derive_seed()), log_, now);
+        c.remote = from;
+        c.incoming = true;
+        it = connections_.emplace(*cid, std::move(c)).first;
+    }
+    // A stream is bound to the endpoint it started on; packets from elsewhere are noise.
+    if (it->second.remote != from) return;
+    it->second.stream->on_packet(now, payload);
+}
+
+void overlay_node::service_streams(timestamp now) {
+    for (auto it = connections_.begin(); it != connections_.end();) {
+        auto& c = it->second;
+        auto& st = *c.stream;
+        while (auto p = st.poll_packet(now)) raw_out_.push_back({c.remote, std::move(*p)});
+        const auto state = st.current_state();
+        if (!c.opened && state == secure_stream::state::open) {
+            c.opened = true;
+            // An introduced peer must be the one the introduction named.
+            auto expected = expected_peers_.find(c.remote);
+            if (c.incoming && expected != expected_peers_.end() && st.peer() != expected->second) {
+                c.stream->abort("not the introduced peer");
+                while (auto p = st.poll_packet(now)) raw_out_.push_back({c.remote, std::move(*p)});
+                it = connections_.erase(it);
+                continue;
+            }
+            if (c.on_open) {
+                auto cb = std::move(c.on_open);
+                c.on_open = nullptr;
+                cb(now, st);
+            }
+            events_.push_back({connection_event::kind::opened, it->first, *st.peer(), c.remote, c.incoming, {}});
+        }
+        if (!c.finished && (state == secure_stream::state::closed || state == secure_stream::state::failed)) {
+            c.finished = true;
+            c.finished_at = now;
+            if (c.on_open) {
+                auto cb = std::move(c.on_open);
+                c.on_open = nullptr;
+                cb(now, st);
+            }
+            if (c.opened)
+                events_.push_back({state == secure_stream::state::closed ? connection_event::kind::closed
+                                                                        : connection_event::kind::failed,
+                                   it->first, st.peer().value_or(public_key{}), c.remote, c.incoming, st.failure_reason()});
+        }
+        if (c.finished && now - c.finished_at >= linger) {
+            it = connections_.erase(it);
+            continue;
+        }
+        ++it;
+    }
+}
+
+std::size_t overlay_node::write(connection_id id, bytes_view data) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return 0;
+    auto n = it->second.stream->write(data);
+    service_streams(now_);
+    return n;
+}
+
+bytes overlay_node::read(connection_id id) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return {};
+    auto out = it->second.stream->read();
+    service_streams(now_);
+    return out;
+}
+
+void overlay_node::close(connection_id id) {
+    auto it = connections_.find(id);
+    if (it == connections_.end()) return;
+    it->second.stream->close();
+    service_streams(now_);
+}
+
+std::optional<connection_event> overlay_node::poll_event() {
+    if (events_.empty()) return std::nullopt;
+    auto e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+}
+
+const secure_stream* overlay_node::stream(connection_id id) const {
+    auto it = connections_.find(id);
+    return it == connections_.end() ? nullptr : it->second.stream.get();
 }
 
 } // namespace ovl::overlay

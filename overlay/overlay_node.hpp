@@ -17,6 +17,7 @@
 #include "overlay/overlay_config.hpp"
 #include "overlay/punch_session.hpp"
 #include "overlay/reachability_prober.hpp"
+#include "overlay/stream/secure_stream.hpp"
 
 #include <deque>
 #include <functional>
@@ -30,8 +31,12 @@ namespace ovl::overlay {
 enum class path_kind { lan, udp };
 const char* to_string(path_kind p);
 
+using connection_id = std::uint64_t;
+
 struct connect_result {
     bool ok = false;
+    // The secure stream to the peer, open when ok.
+    connection_id connection = 0;
     std::string error;
     path_kind path = path_kind::udp;
     endpoint remote;
@@ -50,6 +55,17 @@ struct incoming_peer {
 };
 using incoming_handler = std::function<void(timestamp now, const incoming_peer&)>;
 
+// What happened to a connection, for the owner to act on (poll_event).
+struct connection_event {
+    enum class kind { opened, closed, failed };
+    kind what = kind::opened;
+    connection_id id = 0;
+    public_key peer{};
+    endpoint remote;
+    bool incoming = false;
+    std::string reason;
+};
+
 class overlay_node final : public datagram_core {
 public:
     overlay_node(overlay_config config, identity self, random_source rng, logger_ptr log, timestamp now);
@@ -65,6 +81,13 @@ public:
     void start(timestamp now);
     void connect(timestamp now, const public_key& target, connect_callback done);
     void set_incoming_handler(incoming_handler handler) { incoming_ = std::move(handler); }
+
+    // Secure streams: write returns the bytes accepted, read moves out what arrived.
+    std::size_t write(connection_id id, bytes_view data);
+    bytes read(connection_id id);
+    void close(connection_id id);
+    std::optional<connection_event> poll_event();
+    const secure_stream* stream(connection_id id) const;
 
     nat_profile profile() const;
     bool serving_as_introducer() const { return serving_; }
@@ -93,7 +116,21 @@ private:
                      std::function<void(timestamp, const punch_session&)> done);
     void service_punches(timestamp now);
     void finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result);
+    void open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res);
     void send_raw(const endpoint& to, bytes payload);
+    void on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload);
+    connection_id open_stream(timestamp now, const public_key& peer, const endpoint& remote);
+    void service_streams(timestamp now);
+
+    struct connection {
+        std::unique_ptr<secure_stream> stream;
+        endpoint remote;
+        bool incoming = false;
+        bool opened = false;
+        bool finished = false;
+        timestamp finished_at{};
+        std::function<void(timestamp, const secure_stream&)> on_open;
+    };
 
     overlay_config config_;
     identity self_;
@@ -116,6 +153,12 @@ private:
     bool udp_answered_ = false;
     bool bootstrap_silent_ = false;
     std::map<std::string, punch_entry> punches_;
+    std::map<connection_id, connection> connections_;
+    // Peers we were introduced to, by the endpoint the punch settled on: their stream
+    // must prove this key.
+    std::map<endpoint, public_key> expected_peers_;
+    std::deque<connection_event> events_;
+    timestamp now_{};
     incoming_handler incoming_;
 };
 
