@@ -48,8 +48,9 @@ bytes introducer_service::registration_message(const dht::node_id& introducer, c
     return out;
 }
 
-introducer_service::introducer_service(dht::node& dht, const introducer_limits& limits, duration registration_ttl,
-                                       random_source& rng, logger_ptr log, timestamp now, std::function<bool()> serving)
+introducer_service::introducer_service(dht::node& dht, const introducer_limits& limits, const relay_limits& relay,
+                                       duration registration_ttl, random_source& rng, logger_ptr log, timestamp now,
+                                       std::function<bool()> serving)
     : dht_(dht),
       limits_(limits),
       ttl_(registration_ttl),
@@ -57,6 +58,7 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
       serving_(std::move(serving)),
       tokens_(rng, now),
       registrations_(limits.max_registrations),
+      relays_(relay),
       global_(limits.introductions_per_second, limits.introductions_per_second, 1),
       per_requester_(limits.per_requester_per_second, limits.burst),
       per_subnet_(limits.per_subnet_per_second, limits.burst * 2),
@@ -66,6 +68,8 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_register(t, from, q); });
     dht_.register_query(method::introduce,
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_introduce(t, from, q); });
+    dht_.register_query(method::relay,
+                        [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_relay(t, from, q); });
 }
 
 std::optional<dht::query_reply> introducer_service::check_serving_and_token(timestamp now, const endpoint& from,
@@ -109,6 +113,34 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     return dht::query_reply::respond({{"ttl", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count())}});
 }
 
+std::variant<const registration*, dht::query_reply> introducer_service::admit(timestamp now, const endpoint& from,
+                                                                            const public_key& target) {
+    const std::string target_key(target.begin(), target.end());
+    if (!global_.allow(now, "") || !per_requester_.allow(now, from.address.to_string()) ||
+        !per_subnet_.allow(now, subnet_of(from.address)) || !per_target_.allow(now, target_key)) {
+        ++stats_.introductions_rate_limited;
+        return dht::query_reply::error(krpc::server_error, "rate limited");
+    }
+    const auto* reg = registrations_.find(now, target);
+    if (!reg) {
+        ++stats_.introductions_unknown_target;
+        return dht::query_reply::error(krpc::generic_error, "target not registered here");
+    }
+    return reg;
+}
+
+void introducer_service::notify_target(timestamp now, const registration& reg, const endpoint& requester,
+                                       const krpc::message& q, bool relayed) {
+    bencode::dict notice{{"id", dht_.id().to_bytes()},
+                         {"k", *bencode::find_string(q.body, "k")},
+                         {"ep", krpc::compact_endpoint(requester)},
+                         {"lan", endpoint_list(read_endpoint_list(q.body, "lan"))},
+                         {"sid", *bencode::find_string(q.body, "sid")}};
+    if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
+    if (relayed) notice.emplace("relay", 1);
+    dht_.send_query(now, reg.observed, method::introduction, std::move(notice), [](timestamp, const krpc::query_outcome&) {});
+}
+
 dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint& from, const krpc::message& q) {
     auto requester = read_key(q.body, "k");
     auto target = read_key(q.body, "t");
@@ -116,26 +148,12 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
     if (!requester || !target || !sid || sid->size() != 8)
         return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
     if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
-    const std::string target_key(target->begin(), target->end());
-    if (!global_.allow(now, "") || !per_requester_.allow(now, from.address.to_string()) ||
-        !per_subnet_.allow(now, subnet_of(from.address)) || !per_target_.allow(now, target_key)) {
-        ++stats_.introductions_rate_limited;
-        return dht::query_reply::error(krpc::server_error, "rate limited");
-    }
-    const auto* reg = registrations_.find(now, *target);
-    if (!reg) {
-        ++stats_.introductions_unknown_target;
-        return dht::query_reply::error(krpc::generic_error, "target not registered here");
-    }
+    auto admitted = admit(now, from, *target);
+    if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
+    const auto* reg = std::get<const registration*>(admitted);
     // Tell the target first: it must punch outward before the requester's packets reach
     // its NAT (an early inbound packet can poison the mapping on some routers).
-    bencode::dict notice{{"id", dht_.id().to_bytes()},
-                         {"k", std::string(requester->begin(), requester->end())},
-                         {"ep", krpc::compact_endpoint(from)},
-                         {"lan", endpoint_list(read_endpoint_list(q.body, "lan"))},
-                         {"sid", *sid}};
-    if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
-    dht_.send_query(now, reg->observed, method::introduction, std::move(notice), [](timestamp, const krpc::query_outcome&) {});
+    notify_target(now, *reg, from, q, false);
     ++stats_.introductions_ok;
     log_->info("introduced {} to {}", from.to_string(), reg->observed.to_string());
     return dht::query_reply::respond({{"ep", krpc::compact_endpoint(reg->observed)},
@@ -144,10 +162,34 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
                                       {"sid", *sid}});
 }
 
+dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& from, const krpc::message& q) {
+    auto requester = read_key(q.body, "k");
+    auto target = read_key(q.body, "t");
+    const auto* sid = bencode::find_string(q.body, "sid");
+    if (!requester || !target || !sid || sid->size() != 8)
+        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
+    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
+    auto admitted = admit(now, from, *target);
+    if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
+    const auto* reg = std::get<const registration*>(admitted);
+    switch (relays_.open(now, *sid, from, reg->observed)) {
+    case relay_table::open_result::disabled:
+        return dht::query_reply::error(krpc::server_error, "relaying is turned off on this introducer");
+    case relay_table::open_result::full:
+        return dht::query_reply::error(krpc::server_error, "relay full");
+    case relay_table::open_result::opened:
+        break;
+    }
+    notify_target(now, *reg, from, q, true);
+    log_->info("relaying between {} and {}", from.to_string(), reg->observed.to_string());
+    return dht::query_reply::respond({{"relay", 1}, {"sid", *sid}});
+}
+
 void introducer_service::on_timeout(timestamp now) {
     if (now < next_expiry_) return;
     next_expiry_ = now + expiry_interval;
     registrations_.expire(now);
+    relays_.expire(now);
 }
 
 } // namespace ovl::overlay

@@ -11,9 +11,11 @@
 #include "overlay/overlay_config.hpp"
 #include "overlay/rate_limiter.hpp"
 #include "overlay/registration_table.hpp"
+#include "overlay/relay_table.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <variant>
 
 namespace ovl::overlay {
 
@@ -28,11 +30,13 @@ struct introducer_stats {
 
 class introducer_service {
 public:
-    introducer_service(dht::node& dht, const introducer_limits& limits, duration registration_ttl, random_source& rng,
-                       logger_ptr log, timestamp now, std::function<bool()> serving);
+    introducer_service(dht::node& dht, const introducer_limits& limits, const relay_limits& relay, duration registration_ttl,
+                       random_source& rng, logger_ptr log, timestamp now, std::function<bool()> serving);
 
     void on_timeout(timestamp now);
     const registration_table& registrations() const { return registrations_; }
+    relay_table& relays() { return relays_; }
+    const relay_table& relays() const { return relays_; }
     const introducer_stats& stats() const { return stats_; }
 
     // The byte string a registrant signs: binds the signature to this introducer and
@@ -42,6 +46,10 @@ public:
 private:
     dht::query_reply on_register(timestamp now, const endpoint& from, const krpc::message& q);
     dht::query_reply on_introduce(timestamp now, const endpoint& from, const krpc::message& q);
+    dht::query_reply on_relay(timestamp now, const endpoint& from, const krpc::message& q);
+    // Rate limits and target lookup shared by introductions and relay requests.
+    std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from, const public_key& target);
+    void notify_target(timestamp now, const registration& reg, const endpoint& requester, const krpc::message& q, bool relayed);
     std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
                                                             const krpc::message& q);
 
@@ -52,6 +60,7 @@ private:
     std::function<bool()> serving_;
     dht::token_manager tokens_;
     registration_table registrations_;
+    relay_table relays_;
     rate_limiter global_;
     rate_limiter per_requester_;
     rate_limiter per_subnet_;

@@ -10,6 +10,8 @@ inline constexpr const char* register_peer = "ovl_register";
 inline constexpr const char* introduce = "ovl_introduce";
 // Introducer -> registered peer: someone wants to reach you, punch toward them.
 inline constexpr const char* introduction = "ovl_introduction";
+// Requester -> introducer: carry our traffic to a registered peer (last resort).
+inline constexpr const char* relay = "ovl_relay";
 // Node -> helper: have someone else probe the address you see me at.
 inline constexpr const char* dial_back = "ovl_dialback";
 // Helper -> another node: send one probe datagram to this endpoint.

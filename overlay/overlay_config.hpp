@@ -5,6 +5,7 @@
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
 #include "dht/node_config.hpp"
+#include "overlay/relay_table.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -23,6 +24,9 @@ struct introducer_limits {
     double burst = 10;
 };
 
+// What a peer may use to reach another (the user's choice).
+enum class path_policy { direct_only, relay_ok, relay_only };
+
 struct overlay_config {
     dht::node_config dht;
     // The socket's own address (what "no NAT" is judged against).
@@ -31,6 +35,8 @@ struct overlay_config {
     std::vector<endpoint> lan;
 
     introducer_limits introducer;
+    relay_limits relay;
+    path_policy policy = path_policy::relay_ok;
     // Introducers a firewalled node keeps registrations with.
     std::size_t introducers_wanted = 3;
     // Registration refresh; must stay well inside NAT UDP timeouts (Linux: 30 s unreplied).
@@ -45,7 +51,7 @@ struct overlay_config {
     duration introducer_after = std::chrono::seconds(0);
     // Hole punching: probe spacing and how long to keep trying.
     duration punch_interval = std::chrono::milliseconds(100);
-    duration punch_timeout = std::chrono::seconds(10);
+    duration punch_timeout = std::chrono::seconds(5);
 };
 
 } // namespace ovl::overlay

@@ -9,7 +9,14 @@
 
 namespace ovl::overlay {
 
-const char* to_string(path_kind p) { return p == path_kind::lan ? "lan" : "udp"; }
+const char* to_string(path_kind p) {
+    switch (p) {
+    case path_kind::lan: return "lan";
+    case path_kind::udp: return "udp";
+    case path_kind::relay: return "relay";
+    }
+    return "udp";
+}
 
 namespace {
 // Finished connections stay a little, so final acknowledgements still find them.
@@ -32,6 +39,9 @@ struct overlay_node::connect_attempt {
     connect_callback done;
     bool finished = false;
     std::string last_error = "no overlay introducer holds a registration for this peer";
+    // The introducer that answered, and its token for us (a relay request reuses it).
+    std::optional<dht::contact> introducer;
+    std::string token;
 };
 
 overlay_node::overlay_node(overlay_config config, identity self, random_source rng, logger_ptr log, timestamp now)
@@ -41,7 +51,8 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
       dht_(with_identity(config_.dht, self_), std::move(rng), log_, now),
       mapping_(config_.local),
       prober_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_),
-      service_(dht_, config_.introducer, config_.registration_ttl, dht_.rng(), log_, now, [this] { return serving_; }),
+      service_(dht_, config_.introducer, config_.relay, config_.registration_ttl, dht_.rng(), log_, now,
+               [this] { return serving_; }),
       dial_back_(dht_, [this](outgoing_datagram d) { raw_out_.push_back(std::move(d)); }, log_),
       client_(dht_, self_, introducer_client::settings{config_.introducers_wanted, config_.keepalive_interval, config_.lan},
               log_) {
@@ -113,6 +124,8 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
         if (auto it = punches_.find(*sid); it != punches_.end()) it->second.session->on_reply(now, from);
     } else if (first >= tag::stream_first && first <= tag::stream_last) {
         on_stream_datagram(now, from, payload);
+    } else if (first == tag::relay_first) {
+        on_relay_frame(now, from, payload);
     } else if (first == tag::dial_back && payload.size() == 9) {
         // A probe from an endpoint we have written to proves nothing about filtering.
         if (!sent_to_.contains(from))
@@ -239,6 +252,13 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     const auto* ep_text = bencode::find_string(q.body, "ep");
     auto ep = ep_text ? krpc::parse_compact_endpoint(*ep_text) : std::nullopt;
     if (!requester || !sid || sid->size() != 8 || !ep) return dht::query_reply::error(krpc::protocol_error, "malformed introduction");
+    if (const auto* relayed = bencode::find_int(q.body, "relay"); relayed && *relayed == 1) {
+        // The requester will reach us through this introducer; its stream must prove the key.
+        log_->info("relayed introduction from {}: peer {}", from.to_string(), to_hex(*requester).substr(0, 16));
+        relay_paths_[*sid] = from;
+        relay_peers_[*sid] = *requester;
+        return dht::query_reply::respond({});
+    }
     if (punches_.contains(*sid)) return dht::query_reply::respond({});
     auto lan = read_endpoint_list(q.body, "lan");
     log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
@@ -347,7 +367,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
     if (!token.empty()) args.emplace("tok", token);
     bool sent = dht_.send_query(
         now, introducer.ep, method::introduce, std::move(args),
-        [this, attempt, introducer, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
+        [this, attempt, introducer, token, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
             if (attempt->finished) return;
             if (o.status != krpc::query_status::response) {
                 if (o.status == krpc::query_status::error && o.reply->error_code != krpc::method_unknown)
@@ -372,6 +392,18 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
             auto lan = read_endpoint_list(body, "lan");
             std::string nat;
             if (const auto* n = bencode::find_string(body, "nat")) nat = n->substr(0, 32);
+            attempt->introducer = introducer;
+            attempt->token = token;
+            const bool both_symmetric = nat == to_string(nat_verdict::nat_symmetric) &&
+                                        profile().verdict == nat_verdict::nat_symmetric;
+            if (config_.policy == path_policy::relay_only || (both_symmetric && config_.policy == path_policy::relay_ok)) {
+                // Two endpoint-dependent NATs cannot be punched by probing: go to the relay.
+                connect_result res;
+                res.introducer = introducer.ep;
+                res.peer_nat = nat;
+                request_relay(t, attempt, res);
+                return;
+            }
             log_->info("introduced by {}: peer at {} ({}), punching", introducer.ep.to_string(), ep->to_string(), nat);
             std::vector<endpoint> candidates{*ep};
             candidates.insert(candidates.end(), lan.begin(), lan.end());
@@ -381,7 +413,13 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                             res.introducer = introducer.ep;
                             res.peer_nat = nat;
                             if (s.current() != punch_session::state::succeeded) {
-                                res.error = "punching failed: no probe came back from the peer";
+                                if (config_.policy == path_policy::relay_ok) {
+                                    log_->info("punching failed; asking {} to relay", introducer.ep.to_string());
+                                    request_relay(t2, attempt, res);
+                                    return;
+                                }
+                                res.error = "punching failed: no probe came back from the peer, and relaying is off "
+                                            "(direct-only)";
                                 finish(t2, attempt, res);
                                 return;
                             }
@@ -431,7 +469,8 @@ void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt
     service_streams(now);
 }
 
-connection_id overlay_node::open_stream(timestamp now, const public_key& peer, const endpoint& remote) {
+connection_id overlay_node::open_stream(timestamp now, const public_key& peer, const endpoint& remote,
+                                        const std::optional<std::string>& relay_sid) {
     if (connections_.size() >= max_connections) return 0;
     auto stream = std::make_unique<secure_stream>(secure_stream::role::initiator, self_, peer, 0,
                                                   random_source(dht_.rng().derive_seed()), log_, now);
@@ -439,11 +478,13 @@ connection_id overlay_node::open_stream(timestamp now, const public_key& peer, c
     connection c;
     c.stream = std::move(stream);
     c.remote = remote;
+    c.relay_sid = relay_sid;
     connections_.insert_or_assign(id, std::move(c));
     return id;
 }
 
-void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload) {
+void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload,
+                                      const std::optional<std::string>& relay_sid) {
     auto cid = secure_stream::connection_id(payload);
     if (!cid) return;
     auto it = connections_.find(*cid);
@@ -453,6 +494,7 @@ void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes
         c.stream = std::make_unique<secure_stream>(secure_stream::role::responder, self_, std::nullopt, *cid,
                                                    random_source(dht_.rng().derive_seed()), log_, now);
         c.remote = from;
+        c.relay_sid = relay_sid;
         c.incoming = true;
         it = connections_.emplace(*cid, std::move(c)).first;
     }
@@ -465,13 +507,19 @@ void overlay_node::service_streams(timestamp now) {
     for (auto it = connections_.begin(); it != connections_.end();) {
         auto& c = it->second;
         auto& st = *c.stream;
-        while (auto p = st.poll_packet(now)) raw_out_.push_back({c.remote, std::move(*p)});
+        while (auto p = st.poll_packet(now))
+            raw_out_.push_back({c.remote, c.relay_sid ? relay_table::frame(*c.relay_sid, *p) : std::move(*p)});
         const auto state = st.current_state();
         if (!c.opened && state == secure_stream::state::open) {
             c.opened = true;
             // An introduced peer must be the one the introduction named.
-            auto expected = expected_peers_.find(c.remote);
-            if (c.incoming && expected != expected_peers_.end() && st.peer() != expected->second) {
+            std::optional<public_key> expected;
+            if (c.relay_sid) {
+                if (auto rp = relay_peers_.find(*c.relay_sid); rp != relay_peers_.end()) expected = rp->second;
+            } else if (auto ep = expected_peers_.find(c.remote); ep != expected_peers_.end()) {
+                expected = ep->second;
+            }
+            if (c.incoming && expected && st.peer() != *expected) {
                 c.stream->abort("not the introduced peer");
                 while (auto p = st.poll_packet(now)) raw_out_.push_back({c.remote, std::move(*p)});
                 it = connections_.erase(it);
@@ -538,6 +586,69 @@ std::optional<connection_event> overlay_node::poll_event() {
 const secure_stream* overlay_node::stream(connection_id id) const {
     auto it = connections_.find(id);
     return it == connections_.end() ? nullptr : it->second.stream.get();
+}
+
+} // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+void overlay_node::on_relay_frame(timestamp now, const endpoint& from, bytes_view frame) {
+    // As an introducer: carry the frame to the session's other end.
+    if (serving_) {
+        if (auto out = service_.relays().forward(now, from, frame)) {
+            raw_out_.push_back(std::move(*out));
+            return;
+        }
+    }
+    // As an end of a relayed session: unwrap what our relay sent us.
+    auto sid = relay_table::session_of(frame);
+    if (!sid) return;
+    auto it = relay_paths_.find(*sid);
+    if (it == relay_paths_.end() || it->second != from) return;
+    auto inner = frame.subspan(9);
+    if (!inner.empty() && inner[0] >= tag::stream_first && inner[0] <= tag::stream_last)
+        on_stream_datagram(now, from, inner, *sid);
+}
+
+void overlay_node::request_relay(timestamp now, std::shared_ptr<connect_attempt> attempt, connect_result res) {
+    const auto introducer = *attempt->introducer;
+    bencode::dict args{{"id", dht_.id().to_bytes()},
+                       {"k", std::string(self_.public_key_bytes().begin(), self_.public_key_bytes().end())},
+                       {"t", std::string(attempt->target.begin(), attempt->target.end())},
+                       {"sid", attempt->sid},
+                       {"tok", attempt->token}};
+    bool sent = dht_.send_query(
+        now, introducer.ep, method::relay, std::move(args),
+        [this, attempt, res, introducer](timestamp t, const krpc::query_outcome& o) mutable {
+            if (o.status != krpc::query_status::response || !bencode::find_int(o.reply->body, "relay")) {
+                res.error = o.status == krpc::query_status::error
+                                ? "no direct path, and the introducer would not relay: " + o.reply->error_message
+                                : "no direct path, and the introducer did not answer the relay request";
+                finish(t, attempt, res);
+                return;
+            }
+            relay_paths_[attempt->sid] = introducer.ep;
+            res.path = path_kind::relay;
+            res.remote = introducer.ep;
+            const auto id = open_stream(t, attempt->target, introducer.ep, attempt->sid);
+            if (id == 0) {
+                res.error = "too many connections";
+                finish(t, attempt, res);
+                return;
+            }
+            connections_.at(id).on_open = [this, attempt, res, id](timestamp t2, const secure_stream& st) mutable {
+                res.ok = st.current_state() == secure_stream::state::open;
+                res.connection = res.ok ? id : 0;
+                if (!res.ok) res.error = "secure handshake over the relay failed: " + st.failure_reason();
+                finish(t2, attempt, res);
+            };
+            service_streams(t);
+        },
+        introducer.id);
+    if (!sent) {
+        res.error = "could not send the relay request";
+        finish(now, attempt, res);
+    }
 }
 
 } // namespace ovl::overlay

@@ -28,7 +28,7 @@
 
 namespace ovl::overlay {
 
-enum class path_kind { lan, udp };
+enum class path_kind { lan, udp, relay };
 const char* to_string(path_kind p);
 
 using connection_id = std::uint64_t;
@@ -118,13 +118,19 @@ private:
     void finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result);
     void open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res);
     void send_raw(const endpoint& to, bytes payload);
-    void on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload);
-    connection_id open_stream(timestamp now, const public_key& peer, const endpoint& remote);
+    void on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload,
+                            const std::optional<std::string>& relay_sid = std::nullopt);
+    void on_relay_frame(timestamp now, const endpoint& from, bytes_view frame);
+    void request_relay(timestamp now, std::shared_ptr<connect_attempt> attempt, connect_result res);
+    connection_id open_stream(timestamp now, const public_key& peer, const endpoint& remote,
+                              const std::optional<std::string>& relay_sid = std::nullopt);
     void service_streams(timestamp now);
 
     struct connection {
         std::unique_ptr<secure_stream> stream;
         endpoint remote;
+        // Relayed: `remote` is the relay, and packets travel inside relay frames.
+        std::optional<std::string> relay_sid;
         bool incoming = false;
         bool opened = false;
         bool finished = false;
@@ -158,6 +164,9 @@ private:
     // must prove this key.
     std::map<endpoint, public_key> expected_peers_;
     std::deque<connection_event> events_;
+    // Relay sessions we are an end of: session id -> the introducer carrying it.
+    std::map<std::string, endpoint> relay_paths_;
+    std::map<std::string, public_key> relay_peers_;
     timestamp now_{};
     incoming_handler incoming_;
 };

@@ -1,0 +1,70 @@
+#include "overlay/relay_table.hpp"
+
+#include "overlay/wire_tags.hpp"
+
+#include <algorithm>
+
+namespace ovl::overlay {
+
+namespace {
+constexpr std::size_t header = 9;
+constexpr double token_bytes = 1024;
+} // namespace
+
+relay_table::relay_table(relay_limits limits)
+    : limits_(limits),
+      bandwidth_(limits.bytes_per_second / token_bytes, std::max(64.0, limits.bytes_per_second / token_bytes), 1) {}
+
+bytes relay_table::frame(const std::string& sid, bytes_view payload) {
+    bytes out(header + payload.size());
+    out[0] = tag::relay_first;
+    std::copy(sid.begin(), sid.end(), out.begin() + 1);
+    std::copy(payload.begin(), payload.end(), out.begin() + header);
+    return out;
+}
+
+std::optional<std::string> relay_table::session_of(bytes_view f) {
+    if (f.size() <= header || f[0] != tag::relay_first) return std::nullopt;
+    return std::string(reinterpret_cast<const char*>(f.data() + 1), 8);
+}
+
+relay_table::open_result relay_table::open(timestamp now, const std::string& sid, const endpoint& a, const endpoint& b) {
+    if (!limits_.enabled) return open_result::disabled;
+    if (!sessions_.contains(sid) && sessions_.size() >= limits_.max_sessions) {
+        expire(now);
+        if (sessions_.size() >= limits_.max_sessions) {
+            ++stats_.sessions_refused;
+            return open_result::full;
+        }
+    }
+    sessions_.insert_or_assign(sid, session{a, b, 0, now});
+    ++stats_.sessions_opened;
+    return open_result::opened;
+}
+
+std::optional<outgoing_datagram> relay_table::forward(timestamp now, const endpoint& from, bytes_view f) {
+    auto sid = session_of(f);
+    if (!sid) return std::nullopt;
+    auto it = sessions_.find(*sid);
+    if (it == sessions_.end() || (from != it->second.a && from != it->second.b)) {
+        ++stats_.frames_dropped;
+        return std::nullopt;
+    }
+    auto& s = it->second;
+    if (s.bytes + f.size() > limits_.bytes_per_session || !bandwidth_.allow(now, "")) {
+        // Over a cap: drop, and let the stream's congestion control back off.
+        ++stats_.frames_dropped;
+        return std::nullopt;
+    }
+    s.bytes += f.size();
+    s.last_active = now;
+    ++stats_.frames_relayed;
+    stats_.bytes_relayed += f.size();
+    return outgoing_datagram{from == s.a ? s.b : s.a, bytes(f.begin(), f.end())};
+}
+
+void relay_table::expire(timestamp now) {
+    std::erase_if(sessions_, [&](const auto& e) { return now - e.second.last_active >= limits_.idle_timeout; });
+}
+
+} // namespace ovl::overlay
