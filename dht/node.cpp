@@ -232,7 +232,8 @@ void node::on_timeout(timestamp now) {
 
 void node::maintain(timestamp now) {
     if (table_.size() == 0) {
-        if (!config_.bootstrap.empty() && rpc_.outstanding() == 0) bootstrap(now);
+        const bool can_rejoin = !config_.bootstrap.empty() || !config_.saved_nodes.empty();
+        if (can_rejoin && rpc_.outstanding() == 0) bootstrap(now);
         return;
     }
     for (const auto& e : table_.questionable(now, questionable_pings_per_round))

@@ -1,0 +1,174 @@
+// Hostile cases against one introducer (issue 4): forged registrations, introductions
+// to unknown keys, introduction floods, and dial-back requests that try to aim probes
+// at a third party. Queries are crafted by hand and fed to the node's packet entry.
+#include "dht/base/log.hpp"
+#include "dht/krpc/codec.hpp"
+#include "dht/krpc/compact.hpp"
+#include "dht/node.hpp"
+#include "overlay/dht_id.hpp"
+#include "overlay/dial_back_service.hpp"
+#include "overlay/introducer_service.hpp"
+#include "overlay/methods.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace ovl;
+using namespace ovl::overlay;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct bench {
+    timestamp now{1000s};
+    dht::node node;
+    introducer_service service;
+    std::vector<outgoing_datagram> raw;
+    dial_back_service dial_back;
+
+    bench()
+        : node(dht::node_config{}, random_source(1), null_logger(), now),
+          service(node, introducer_limits{}, relay_limits{}, 60s, node.rng(), null_logger(), now, [] { return true; }),
+          dial_back(node, [this](outgoing_datagram d) { raw.push_back(std::move(d)); }, null_logger()) {}
+
+    // Sends a query from `from`; returns the reply addressed back to it, if any.
+    std::optional<krpc::message> ask(const endpoint& from, const std::string& method, bencode::dict args) {
+        args.emplace("id", std::string(20, 'q'));
+        node.on_datagram(now, from, krpc::encode(krpc::message::query("tx", method, std::move(args))));
+        std::optional<krpc::message> reply;
+        while (auto d = node.poll_transmit()) {
+            auto r = krpc::decode(d->payload);
+            auto* m = std::get_if<krpc::message>(&r);
+            if (m && d->to == from && m->transaction_id == "tx") reply = *m;
+            else sent_elsewhere.push_back(*d);
+        }
+        return reply;
+    }
+    std::vector<outgoing_datagram> sent_elsewhere;
+};
+
+std::string key_bytes(const identity& id) { return {id.public_key_bytes().begin(), id.public_key_bytes().end()}; }
+
+// Registers `who` from `from` with a valid token and signature.
+std::optional<krpc::message> register_peer(bench& b, const identity& who, const endpoint& from, bool forge = false) {
+    auto first = b.ask(from, method::register_peer, {{"k", key_bytes(who)}});
+    REQUIRE(first);
+    const auto token = *bencode::find_string(first->body, "tok");
+    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token));
+    if (forge) sig[0] ^= 1;
+    return b.ask(from, method::register_peer,
+                 {{"k", key_bytes(who)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())}});
+}
+
+std::optional<krpc::message> introduce(bench& b, const identity& requester, const identity& target, const endpoint& from) {
+    bencode::dict args{{"k", key_bytes(requester)}, {"t", key_bytes(target)}, {"sid", std::string(8, 's')}};
+    auto first = b.ask(from, method::introduce, args);
+    if (!first || first->kind != krpc::message_kind::response) return first;
+    const auto* tok = bencode::find_string(first->body, "tok");
+    if (!tok) return first;
+    args.emplace("tok", *tok);
+    return b.ask(from, method::introduce, args);
+}
+
+} // namespace
+
+TEST_CASE("a registration with a forged signature is rejected and stores nothing", "[overlay][hostile]") {
+    bench b;
+    random_source rng(5);
+    auto victim = identity::generate(rng);
+    auto reply = register_peer(b, victim, *endpoint::parse("203.0.113.7:5000"), true);
+    REQUIRE(reply);
+    CHECK(reply->kind == krpc::message_kind::error);
+    CHECK(reply->error_message == "bad registration signature");
+    CHECK(b.service.registrations().size() == 0);
+    CHECK(b.service.stats().bad_signatures == 1);
+
+    // A genuine registration works, and a token replayed from another IP does not.
+    auto ok = register_peer(b, victim, *endpoint::parse("203.0.113.7:5000"));
+    REQUIRE(ok);
+    CHECK(ok->kind == krpc::message_kind::response);
+    CHECK(b.service.registrations().size() == 1);
+}
+
+TEST_CASE("introducing to a key nobody registered is an error", "[overlay][hostile]") {
+    bench b;
+    random_source rng(6);
+    auto requester = identity::generate(rng);
+    auto stranger = identity::generate(rng);
+    auto reply = introduce(b, requester, stranger, *endpoint::parse("198.51.100.9:7000"));
+    REQUIRE(reply);
+    CHECK(reply->kind == krpc::message_kind::error);
+    CHECK(reply->error_code == krpc::generic_error);
+    CHECK(reply->error_message == "target not registered here");
+}
+
+TEST_CASE("an introduction flood from one requester is rate-limited", "[overlay][hostile]") {
+    bench b;
+    random_source rng(7);
+    auto target = identity::generate(rng);
+    auto target_ep = *endpoint::parse("203.0.113.7:5000");
+    REQUIRE(register_peer(b, target, target_ep)->kind == krpc::message_kind::response);
+    auto requester = identity::generate(rng);
+    const auto from = *endpoint::parse("198.51.100.9:7000");
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 200; ++i) {
+        auto reply = introduce(b, requester, target, from);
+        REQUIRE(reply);
+        if (reply->kind == krpc::message_kind::response) ++ok;
+        else if (reply->error_message == "rate limited") ++limited;
+    }
+    CHECK(ok <= 12);
+    CHECK(limited >= 188);
+    // The target heard about at most as many introductions as were allowed.
+    std::size_t to_target = 0;
+    for (const auto& d : b.sent_elsewhere) {
+        auto r = krpc::decode(d.payload);
+        auto* m = std::get_if<krpc::message>(&r);
+        to_target += d.to == target_ep && m && m->method == method::introduction;
+    }
+    CHECK(to_target == static_cast<std::size_t>(ok));
+}
+
+TEST_CASE("dial-back cannot be aimed at a third party", "[overlay][hostile]") {
+    bench b;
+    // Give the helper a prober in its routing table.
+    dht::node prober(dht::node_config{}, random_source(9), null_logger(), b.now);
+    const auto prober_ep = *endpoint::parse("192.0.2.50:6881");
+    b.node.ping(b.now, prober_ep, {});
+    auto ping = b.node.poll_transmit();
+    REQUIRE(ping);
+    prober.on_datagram(b.now, *endpoint::parse("192.0.2.1:6881"), ping->payload);
+    b.node.on_datagram(b.now, prober_ep, prober.poll_transmit()->payload);
+    REQUIRE(b.node.table().size() == 1);
+
+    const auto requester = *endpoint::parse("198.51.100.9:7000");
+    const auto victim = *endpoint::parse("203.0.113.99:80");
+    // An extra "ep" naming a victim is ignored: the probe request names the requester.
+    auto reply = b.ask(requester, method::dial_back, {{"n", std::string(8, 'n')}, {"ep", krpc::compact_endpoint(victim)}});
+    REQUIRE(reply);
+    CHECK(reply->kind == krpc::message_kind::response);
+    bool asked_prober = false;
+    for (const auto& d : b.sent_elsewhere) {
+        CHECK(d.to != victim);
+        if (d.to != prober_ep) continue;
+        auto r = krpc::decode(d.payload);
+        auto& m = std::get<krpc::message>(r);
+        CHECK(m.method == method::probe);
+        CHECK(krpc::parse_compact_endpoint(*bencode::find_string(m.body, "ep")) == requester);
+        asked_prober = true;
+    }
+    CHECK(asked_prober);
+
+    // A probe request for a private address, or a flood toward one target, sends little.
+    b.raw.clear();
+    auto priv = b.ask(*endpoint::parse("192.0.2.60:6881"), method::probe,
+                      {{"n", std::string(8, 'n')}, {"ep", krpc::compact_endpoint(*endpoint::parse("10.0.0.1:80"))}});
+    REQUIRE(priv);
+    CHECK(priv->kind == krpc::message_kind::error);
+    for (int i = 0; i < 100; ++i)
+        b.ask(*endpoint::parse("192.0.2.60:6881"), method::probe, {{"n", std::string(8, 'n')}, {"ep", krpc::compact_endpoint(victim)}});
+    CHECK(b.raw.size() <= 8);
+    for (const auto& d : b.raw) {
+        CHECK(d.payload.size() == 9);
+        CHECK(d.from_secondary_port);
+    }
+}
