@@ -193,6 +193,14 @@ bool node::send_query(timestamp now, const endpoint& to, const std::string& meth
     return true;
 }
 
+void node::send_notice(const endpoint& to, const std::string& method, bencode::dict args) {
+    std::string tid(2, '\0');
+    rng_.fill({reinterpret_cast<std::uint8_t*>(tid.data()), tid.size()});
+    auto query = krpc::message::query(std::move(tid), method, std::move(args));
+    query.read_only = config_.read_only;
+    queue(to, query);
+}
+
 void node::queue(const endpoint& to, const krpc::message& msg) {
     if (outbox_.size() >= config_.max_outbox) {
         ++stats_.dropped_outbox_full;

@@ -106,6 +106,9 @@ public:
     void set_observed_address_listener(observed_address_listener listener);
     bool send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
                     krpc::reply_handler handler, std::optional<node_id> expected = std::nullopt) override;
+    // A query whose answer nobody waits for (a notice): no transaction is tracked, so a
+    // busy introducer's notices cannot exhaust the outstanding-query table.
+    void send_notice(const endpoint& to, const std::string& method, bencode::dict args);
 
     // BEP 43: a node behind a NAT or firewall stops inviting others to add it.
     void set_read_only(bool read_only) { config_.read_only = read_only; }

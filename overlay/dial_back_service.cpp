@@ -46,9 +46,7 @@ dht::query_reply dial_back_service::on_dial_back(timestamp now, const endpoint& 
     for (const auto& c : dht_.table().closest(dht::node_id::random(dht_.rng()), 16)) {
         if (dispatched >= probers_per_request) break;
         if (!excluded.insert(c.ep.address).second) continue;
-        dht_.send_query(now, c.ep, method::probe,
-                        {{"id", dht_.id().to_bytes()}, {"ep", krpc::compact_endpoint(from)}, {"n", *nonce}},
-                        [](timestamp, const krpc::query_outcome&) {}, c.id);
+        dht_.send_notice(c.ep, method::probe, {{"id", dht_.id().to_bytes()}, {"ep", krpc::compact_endpoint(from)}, {"n", *nonce}});
         ++dispatched;
     }
     if (dispatched == 0) {

@@ -129,7 +129,7 @@ std::variant<const registration*, dht::query_reply> introducer_service::admit(ti
     return reg;
 }
 
-void introducer_service::notify_target(timestamp now, const registration& reg, const endpoint& requester,
+void introducer_service::notify_target(const registration& reg, const endpoint& requester,
                                        const krpc::message& q, bool relayed) {
     bencode::dict notice{{"id", dht_.id().to_bytes()},
                          {"k", *bencode::find_string(q.body, "k")},
@@ -138,7 +138,7 @@ void introducer_service::notify_target(timestamp now, const registration& reg, c
                          {"sid", *bencode::find_string(q.body, "sid")}};
     if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
     if (relayed) notice.emplace("relay", 1);
-    dht_.send_query(now, reg.observed, method::introduction, std::move(notice), [](timestamp, const krpc::query_outcome&) {});
+    dht_.send_notice(reg.observed, method::introduction, std::move(notice));
 }
 
 dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint& from, const krpc::message& q) {
@@ -153,7 +153,7 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
     const auto* reg = std::get<const registration*>(admitted);
     // Tell the target first: it must punch outward before the requester's packets reach
     // its NAT (an early inbound packet can poison the mapping on some routers).
-    notify_target(now, *reg, from, q, false);
+    notify_target(*reg, from, q, false);
     ++stats_.introductions_ok;
     log_->info("introduced {} to {}", from.to_string(), reg->observed.to_string());
     return dht::query_reply::respond({{"ep", krpc::compact_endpoint(reg->observed)},
@@ -180,7 +180,7 @@ dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& fro
     case relay_table::open_result::opened:
         break;
     }
-    notify_target(now, *reg, from, q, true);
+    notify_target(*reg, from, q, true);
     log_->info("relaying between {} and {}", from.to_string(), reg->observed.to_string());
     return dht::query_reply::respond({{"relay", 1}, {"sid", *sid}});
 }

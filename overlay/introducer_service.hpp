@@ -49,7 +49,7 @@ private:
     dht::query_reply on_relay(timestamp now, const endpoint& from, const krpc::message& q);
     // Rate limits and target lookup shared by introductions and relay requests.
     std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from, const public_key& target);
-    void notify_target(timestamp now, const registration& reg, const endpoint& requester, const krpc::message& q, bool relayed);
+    void notify_target(const registration& reg, const endpoint& requester, const krpc::message& q, bool relayed);
     std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
                                                             const krpc::message& q);
 
