@@ -1,6 +1,7 @@
 #include "cli/dht_commands.hpp"
 
 #include "cli/endpoint_option.hpp"
+#include "cli/output.hpp"
 #include "dht/io/udp_driver.hpp"
 #include "dht/node.hpp"
 
@@ -21,39 +22,6 @@ constexpr auto reannounce_interval = 15min;
 constexpr auto retry_interval = 1min;
 
 enum class command { none, ping, get_peers, announce };
-
-// Results go to stdout (text or one JSON object); failures also get one line on stderr.
-class output {
-public:
-    explicit output(bool json) : json_(json) {}
-
-    int fail(const std::string& reason) const {
-        std::fprintf(stderr, "overlay: error: %s\n", reason.c_str());
-        if (json_) print(nlohmann::json{{"ok", false}, {"error", reason}}.dump());
-        return 1;
-    }
-    int succeed(nlohmann::json result, const std::string& text) const {
-        if (json_) {
-            result["ok"] = true;
-            print(result.dump());
-        } else {
-            print(text);
-        }
-        return 0;
-    }
-    // Progress lines of long-running commands; JSON mode prints one object at the end.
-    void progress(const std::string& text) const {
-        if (!json_) print(text);
-    }
-
-private:
-    static void print(const std::string& line) {
-        std::fputs(line.c_str(), stdout);
-        std::fputc('\n', stdout);
-        std::fflush(stdout);
-    }
-    bool json_;
-};
 
 std::string seconds_text(duration d) { return fmt::format("{:.1f} s", to_seconds(d)); }
 

@@ -39,14 +39,14 @@ std::optional<node_state> load_node_state(const std::filesystem::path& file, spd
     if (!std::filesystem::exists(file, ec)) return std::nullopt;
     auto size = std::filesystem::file_size(file, ec);
     if (ec || size > max_file_size) {
-        log.warn("ignoring state file {}: {}; starting with a fresh identity", file.string(),
+        log.warn("ignoring state file {}: {}; starting without saved nodes", file.string(),
                  ec ? ec.message() : "too large");
         return std::nullopt;
     }
     std::ifstream in(file, std::ios::binary);
     std::vector<std::uint8_t> data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (!in.eof() && in.fail()) {
-        log.warn("ignoring state file {}: cannot read it; starting with a fresh identity", file.string());
+        log.warn("ignoring state file {}: cannot read it; starting without saved nodes", file.string());
         return std::nullopt;
     }
     std::string error;
@@ -57,7 +57,7 @@ std::optional<node_state> load_node_state(const std::filesystem::path& file, spd
     const auto* version = root ? bencode::find_int(*root, "version") : nullptr;
     auto id = root ? dht::read_id(*root, "id") : std::nullopt;
     if (!root || !id || !version || *version != format_version) {
-        log.warn("ignoring corrupt state file {} ({}); starting with a fresh identity", file.string(),
+        log.warn("ignoring corrupt state file {} ({}); starting without saved nodes", file.string(),
                  !decoded ? error : "missing id or unknown version");
         return std::nullopt;
     }

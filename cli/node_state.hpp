@@ -1,5 +1,6 @@
-// What overlay-node remembers across restarts: its node id and the routing-table
-// nodes, bencoded in one file that is replaced atomically (temp file + rename).
+// What overlay-node remembers across restarts: the routing-table nodes (and, for
+// older versions, its node id; the id now derives from the key and is not reused),
+// bencoded in one file that is replaced atomically (temp file + rename).
 #pragma once
 
 #include "dht/base/log.hpp"

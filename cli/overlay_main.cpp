@@ -1,5 +1,7 @@
-// overlay: command-line tools for operators and scripts.
+// overlay: command-line tools for operators, scripts and people connecting peers.
 #include "cli/dht_commands.hpp"
+#include "cli/nat_check_command.hpp"
+#include "cli/peer_commands.hpp"
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -11,7 +13,11 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("overlay ") + OVERLAY_VERSION);
     app.require_subcommand(1);
     auto* dht = app.add_subcommand("dht", "talk to the mainline DHT (BEP 5)");
-    ovl::cli::dht_commands commands(*dht);
+    ovl::cli::dht_commands dht_cmds(*dht);
+    ovl::cli::nat_check_command nat_check(app);
+    ovl::cli::peer_commands peers(app);
     CLI11_PARSE(app, argc, argv);
-    return commands.run();
+    if (nat_check.chosen()) return nat_check.run();
+    if (peers.chosen()) return peers.run();
+    return dht_cmds.run();
 }

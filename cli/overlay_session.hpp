@@ -1,0 +1,47 @@
+// An overlay_node on a real UDP socket: binds first, then works out the address the
+// node really sends from (so "no NAT" can be judged and LAN peers are offered a
+// reachable endpoint), then builds the node. Calls a hook after every datagram and
+// timer, which is where the commands read streams and react to events.
+#pragma once
+
+#include "dht/base/log.hpp"
+#include "dht/io/udp_driver.hpp"
+#include "overlay/overlay_node.hpp"
+
+#include <functional>
+#include <optional>
+
+namespace ovl::cli {
+
+class overlay_session final : public datagram_core {
+public:
+    // Throws std::system_error when `bind` cannot be bound.
+    overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind, logger_ptr log);
+
+    overlay::overlay_node& node() { return *node_; }
+    io::udp_driver& driver() { return driver_; }
+    // The node's own address: the bound one, or the source address toward the first
+    // bootstrap node when bound to 0.0.0.0.
+    const endpoint& local() const { return local_; }
+    // Runs after the node handled anything (datagram, timer, or `run_on_loop`).
+    void set_hook(std::function<void(timestamp)> hook) { hook_ = std::move(hook); }
+    // `fn` on the loop thread, then the hook, then the datagrams go out.
+    void run_on_loop(std::function<void(timestamp)> fn);
+
+    void on_datagram(timestamp now, const endpoint& from, bytes_view payload) override;
+    std::optional<outgoing_datagram> poll_transmit() override { return node_->poll_transmit(); }
+    std::optional<timestamp> next_deadline() const override { return node_->next_deadline(); }
+    void on_timeout(timestamp now) override;
+
+private:
+    void after(timestamp now) {
+        if (hook_) hook_(now);
+    }
+
+    io::udp_driver driver_;
+    endpoint local_;
+    std::optional<overlay::overlay_node> node_;
+    std::function<void(timestamp)> hook_;
+};
+
+} // namespace ovl::cli
