@@ -148,6 +148,10 @@ void introducer_client::release_extra() {
         else if (!(sl.active && sl.misses > 0)) break;
         ++keep;
     }
+    for (std::size_t i = keep; i < slots_.size(); ++i) {
+        released_.push_back(slots_[i].introducer.ep);
+        if (released_.size() > max_released) released_.pop_front();
+    }
     slots_.resize(keep);
 }
 
@@ -188,7 +192,8 @@ std::vector<endpoint> introducer_client::introducers() const {
 }
 
 bool introducer_client::is_introducer(const endpoint& ep) const {
-    return std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) { return s.introducer.ep == ep; });
+    return std::any_of(slots_.begin(), slots_.end(), [&](const slot& s) { return s.introducer.ep == ep; }) ||
+           std::find(released_.begin(), released_.end(), ep) != released_.end();
 }
 
 } // namespace ovl::overlay

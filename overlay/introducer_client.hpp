@@ -8,6 +8,7 @@
 #include "dht/node.hpp"
 #include "overlay/identity.hpp"
 
+#include <deque>
 #include <functional>
 #include <set>
 #include <vector>
@@ -66,6 +67,11 @@ private:
     // Introducers that refused or died since the last election retry.
     std::set<dht::node_id> avoid_;
     std::vector<slot> slots_;
+    // CLI session (lab connect rows): introducers let go by release_extra still hold our
+    // registration until it expires and introduce peers to us; refusing those left both
+    // sides waiting. Accepted as ours too (bounded, oldest forgotten first).
+    static constexpr std::size_t max_released = 32;
+    std::deque<endpoint> released_;
     timestamp next_election_{timestamp::max()};
     std::uint64_t elections_ = 0;
 };
