@@ -98,12 +98,13 @@ void overlay_node::start(timestamp now) {
 
 void overlay_node::join_dht(timestamp now) {
     dht_.bootstrap(now, [this](timestamp t, std::size_t known) {
-        if (!udp_answered_) {
+        const bool asked_someone = !config_.dht.bootstrap.empty() || !config_.dht.saved_nodes.empty();
+        if (!udp_answered_ && asked_someone) {
             bootstrap_silent_ = true;
             log_->warn("no DHT node answered over UDP: UDP is blocked here, or the bootstrap nodes are down");
             return;
         }
-        log_->info("DHT joined: {} nodes known", known);
+        if (asked_someone) log_->info("DHT joined: {} nodes known", known);
         if (prober_.verdict() == reachability::unknown) prober_.start_round(t, {}, {});
     });
 }
