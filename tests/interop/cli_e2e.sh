@@ -34,7 +34,7 @@ start_node() {
     PID=$!
     PIDS+=("$PID")
     for _ in $(seq 100); do
-        EP=$(grep -o 'listening on udp [0-9.]*:[0-9]*' "$WORK/$name.log" | awk '{print $4}' || true)
+        EP=$(grep -oE 'listening on udp (and tcp )?[0-9.]*:[0-9]*' "$WORK/$name.log" | awk '{print $NF}' || true)
         [ -n "$EP" ] && return 0
         sleep 0.1
     done
