@@ -76,6 +76,7 @@ void introducer_client::send_register(timestamp now, std::size_t index) {
                        {"k", std::string(self_.public_key_bytes().begin(), self_.public_key_bytes().end())},
                        {"lan", endpoint_list(settings_.lan)},
                        {"nat", nat_label_}};
+    if (port_delta_ != 0) args.emplace("pd", port_delta_);
     if (!s.token.empty()) {
         auto sig = self_.sign(introducer_service::registration_message(s.introducer.id, s.token));
         args.emplace("tok", s.token);

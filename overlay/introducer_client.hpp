@@ -28,6 +28,8 @@ public:
     void start(timestamp now);
     void stop();
     void set_nat_label(std::string label) { nat_label_ = std::move(label); }
+    // Sequential port allocation: the step, so requesters can predict our next mapping.
+    void set_port_delta(int delta) { port_delta_ = delta; }
     void on_timeout(timestamp now);
     std::optional<timestamp> next_deadline() const;
 
@@ -61,6 +63,7 @@ private:
     settings settings_;
     logger_ptr log_;
     std::string nat_label_ = "unknown";
+    int port_delta_ = 0;
     bool running_ = false;
     bool electing_ = false;
     std::vector<dht::contact> candidates_;  // closest first, from the last election

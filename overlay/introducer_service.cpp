@@ -100,6 +100,7 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     r.observed = from;
     r.lan = read_endpoint_list(q.body, "lan");
     if (const auto* nat = bencode::find_string(q.body, "nat")) r.nat = nat->substr(0, 32);
+    if (const auto* pd = bencode::find_int(q.body, "pd"); pd && *pd >= -64 && *pd <= 64) r.port_delta = static_cast<int>(*pd);
     r.expires = now + ttl_;
     auto result = registrations_.upsert(now, *key, std::move(r));
     if (result == registration_table::result::full) {
@@ -138,6 +139,8 @@ void introducer_service::notify_target(const registration& reg, const endpoint& 
                          {"sid", *bencode::find_string(q.body, "sid")}};
     if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
     if (relayed) notice.emplace("relay", 1);
+    if (const auto* pred = bencode::find_list(q.body, "pred"); pred && !pred->empty())
+        notice.emplace("pred", endpoint_list(read_endpoint_list(q.body, "pred", max_predictions)));
     dht_.send_notice(reg.observed, method::introduction, std::move(notice));
 }
 
@@ -156,10 +159,12 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
     notify_target(*reg, from, q, false);
     ++stats_.introductions_ok;
     log_->info("introduced {} to {}", from.to_string(), reg->observed.to_string());
-    return dht::query_reply::respond({{"ep", krpc::compact_endpoint(reg->observed)},
-                                      {"lan", endpoint_list(reg->lan)},
-                                      {"nat", reg->nat},
-                                      {"sid", *sid}});
+    bencode::dict reply{{"ep", krpc::compact_endpoint(reg->observed)},
+                        {"lan", endpoint_list(reg->lan)},
+                        {"nat", reg->nat},
+                        {"sid", *sid}};
+    if (reg->port_delta != 0) reply.emplace("pd", reg->port_delta);
+    return dht::query_reply::respond(std::move(reply));
 }
 
 dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& from, const krpc::message& q) {

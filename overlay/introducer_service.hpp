@@ -69,6 +69,9 @@ private:
     timestamp next_expiry_;
 };
 
+// Predicted endpoints of a sequential NAT's next mapping, carried in an introduction.
+inline constexpr std::size_t max_predictions = 16;
+
 // Helpers shared by both sides of the introduction protocol.
 std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max = 4);
 bencode::list endpoint_list(const std::vector<endpoint>& eps);

@@ -93,3 +93,12 @@ std::vector<endpoint> mapping_observer::distinct_observed() const {
 }
 
 } // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+std::optional<endpoint> mapping_observer::latest() const {
+    if (samples_.empty()) return std::nullopt;
+    return samples_.back().seen_as;
+}
+
+} // namespace ovl::overlay

@@ -33,6 +33,8 @@ public:
     int agreeing_samples() const;
     std::optional<endpoint> public_endpoint() const;
     std::vector<endpoint> distinct_observed() const;
+    // The endpoint of our most recently created mapping that anyone reported.
+    std::optional<endpoint> latest() const;
 
 private:
     struct sample {

@@ -201,6 +201,7 @@ void overlay_node::update_role(timestamp now) {
         if (!client_.running()) {
             log_->info("not reachable from outside ({}): electing introducers", to_string(profile().verdict));
             client_.set_nat_label(to_string(profile().verdict));
+            client_.set_port_delta(profile().ports == port_behaviour::sequential ? profile().port_delta : 0);
             client_.start(now);
         }
     }
@@ -265,7 +266,10 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
                ep->to_string());
     std::vector<endpoint> candidates{*ep};
+    lan = usable_lan(*ep, lan);
     candidates.insert(candidates.end(), lan.begin(), lan.end());
+    for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
+        if (p.address == ep->address) candidates.push_back(p);
     const auto peer = *requester;
     const auto introducer = from;
     start_punch(now, *sid, std::move(candidates), lan, [this, peer, introducer](timestamp t, const punch_session& s) {
@@ -366,6 +370,9 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                        {"lan", endpoint_list(config_.lan)},
                        {"nat", to_string(profile().verdict)}};
     if (!token.empty()) args.emplace("tok", token);
+    // Behind a sequential NAT, the mapping our probes will create is predictable:
+    // the target probes those ports too.
+    if (auto predicted = predicted_mappings(); !predicted.empty()) args.emplace("pred", endpoint_list(predicted));
     bool sent = dht_.send_query(
         now, introducer.ep, method::introduce, std::move(args),
         [this, attempt, introducer, token, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
@@ -390,7 +397,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 }
                 return;
             }
-            auto lan = read_endpoint_list(body, "lan");
+            auto lan = usable_lan(*ep, read_endpoint_list(body, "lan"));
             std::string nat;
             if (const auto* n = bencode::find_string(body, "nat")) nat = n->substr(0, 32);
             attempt->introducer = introducer;
@@ -408,6 +415,9 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
             log_->info("introduced by {}: peer at {} ({}), punching", introducer.ep.to_string(), ep->to_string(), nat);
             std::vector<endpoint> candidates{*ep};
             candidates.insert(candidates.end(), lan.begin(), lan.end());
+            if (const auto* pd = bencode::find_int(body, "pd"); pd && *pd != 0 && *pd >= -64 && *pd <= 64)
+                for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
+                    candidates.push_back(endpoint{ep->address, static_cast<std::uint16_t>(ep->port + *pd * k)});
             start_punch(t, attempt->sid, std::move(candidates), lan,
                         [this, attempt, introducer, nat, lan](timestamp t2, const punch_session& s) {
                             connect_result res;
@@ -650,6 +660,36 @@ void overlay_node::request_relay(timestamp now, std::shared_ptr<connect_attempt>
         res.error = "could not send the relay request";
         finish(now, attempt, res);
     }
+}
+
+} // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+std::vector<endpoint> overlay_node::predicted_mappings() const {
+    std::vector<endpoint> out;
+    if (mapping_.ports() != port_behaviour::sequential) return out;
+    const int delta = mapping_.port_delta();
+    auto latest = mapping_.latest();
+    if (delta == 0 || !latest) return out;
+    for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
+        out.push_back(endpoint{latest->address, static_cast<std::uint16_t>(latest->port + delta * k)});
+    return out;
+}
+
+} // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+std::vector<endpoint> overlay_node::usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const {
+    // LAN endpoints only make sense behind the same public address, and only private
+    // ones: anything else would let a peer aim our probes at an address of its choice.
+    std::vector<endpoint> out;
+    auto ours = mapping_.public_endpoint();
+    if (!ours || ours->address != peer_public.address) return out;
+    for (const auto& ep : offered)
+        if (ep.address.is_private() || ep.address.is_shared()) out.push_back(ep);
+    return out;
 }
 
 } // namespace ovl::overlay

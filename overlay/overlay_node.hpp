@@ -109,6 +109,8 @@ private:
 
     void join_dht(timestamp now);
     void update_role(timestamp now);
+    std::vector<endpoint> predicted_mappings() const;
+    std::vector<endpoint> usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const;
     dht::query_reply on_introduction(timestamp now, const endpoint& from, const krpc::message& q);
     void ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt);
     void send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token);

@@ -66,7 +66,10 @@ void reachability_prober::finish_round(timestamp now) {
     last_requests_ = accepted_;
     last_probes_ = static_cast<int>(probers_.size());
     reachability round = reachability::unknown;
-    if (last_probes_ >= probes_for_verdict)
+    // Probes from IPs we had written to pass a restricted cone too: they may confirm
+    // reachability, but only probes from strangers may overturn "unreachable".
+    const bool stranger_evidence = static_cast<int>(stranger_probers_.size()) >= 1;
+    if (last_probes_ >= probes_for_verdict && (verdict_ != reachability::unreachable || stranger_evidence))
         round = reachability::reachable;
     else if (dispatched_ >= probes_for_verdict && last_probes_ == 0)
         round = reachability::unreachable;

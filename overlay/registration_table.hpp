@@ -18,6 +18,8 @@ struct registration {
     endpoint observed;
     std::vector<endpoint> lan;
     std::string nat;
+    // Sequential NATs: the port step, for requesters to predict the next mapping.
+    int port_delta = 0;
     timestamp expires;
 };
 

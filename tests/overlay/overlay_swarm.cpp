@@ -14,9 +14,23 @@ overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_para
     auto m = std::make_unique<overlay_member>();
     m->site = sim::add_site(net_, plan_, preset, access);
     m->preset = m->site.preset;
+    return start(std::move(m), preset == "open", std::move(log));
+}
+
+overlay_member& overlay_swarm::add_beside(const overlay_member& sibling) {
+    auto m = std::make_unique<overlay_member>();
+    m->site = sibling.site;
+    m->site.host = net_.add_private_host(*sibling.site.nat, plan_.next_private());
+    m->preset = sibling.preset;
+    return start(std::move(m), false, null_logger());
+}
+
+overlay_member& overlay_swarm::start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log) {
     m->local = endpoint{net_.address(m->site.host), 6881};
     auto config = base_;
     config.local = m->local;
+    // Peers offer their own address to peers behind the same NAT.
+    if (m->local.address.is_private()) config.lan = {m->local};
     config.dht.bootstrap = seeds_;
     auto& rng = net_.random();
     auto self = overlay::identity::generate(rng);
@@ -25,7 +39,7 @@ overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_para
     m->binding = &net_.bind_udp(m->site.host, 6881, *m->node);
     m->joined = net_.now();
     // The first few public peers are everyone's bootstrap nodes.
-    if (preset == "open" && seeds_.size() < 3) seeds_.push_back(m->local);
+    if (seed && seeds_.size() < 3) seeds_.push_back(m->local);
     m->node->start(net_.now());
     m->binding->poke();
     members_.push_back(std::move(m));

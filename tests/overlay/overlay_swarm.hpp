@@ -32,11 +32,15 @@ public:
     // Adds a peer behind `preset` ("open" = public) and starts it now.
     overlay_member& add(std::string_view preset, const sim::link_params& access = sim::make_link(std::chrono::milliseconds(20)),
                         logger_ptr log = null_logger());
+    // Adds a peer on the same LAN as `sibling`, behind the same NAT.
+    overlay_member& add_beside(const overlay_member& sibling);
     void kill(overlay_member& m);
     void run_for(duration d) { net_.run_for(d); }
     std::vector<std::unique_ptr<overlay_member>>& members() { return members_; }
 
 private:
+    overlay_member& start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log);
+
     sim::network& net_;
     sim::address_plan plan_;
     overlay::overlay_config base_;
