@@ -25,6 +25,9 @@ using overlay::connection_id;
 // A listener with fewer introducers than wanted still says it is ready after this long.
 constexpr auto ready_grace = 10s;
 constexpr std::size_t ping_size = 32;
+// After a stream closes the process stays a moment, so a lost final acknowledgement can
+// still be repeated and answered (the peer would otherwise wait for it until it times out).
+constexpr auto close_linger = 2s;
 
 enum class command { none, listen, connect };
 
@@ -234,10 +237,12 @@ int peer_commands::options::listen(const output& out) const {
                 if (out.json())
                     out.event({{"event", failed ? "failed" : "closed"}, {"connection", e->id}, {"peer", who},
                                {"reason", e->reason}});
+                // What arrived before the close is still in the stream: deliver it first.
+                if (piped == e->id) write_stdout(node.read(e->id));
                 conns.erase(e->id);
                 if (piped == e->id) {
                     status = failed ? 1 : 0;
-                    s->driver().stop();
+                    s->driver().schedule(close_linger, [&](timestamp) { s->driver().stop(); });
                 }
             }
         }
@@ -245,6 +250,8 @@ int peer_commands::options::listen(const output& out) const {
             auto data = node.read(id);
             if (echo) {
                 w.data.insert(w.data.end(), data.begin(), data.end());
+                // The peer is done: finish our direction once its bytes went back.
+                if (const auto* st = node.stream(id); st && st->peer_finished()) w.eof = true;
             } else {
                 write_stdout(data);
             }
@@ -303,7 +310,6 @@ int peer_commands::options::connect(const output& out) const {
     std::vector<double> rtts;
     std::size_t echoed = 0;
     timestamp ping_sent{};
-    int status = 0;
 
     auto send_ping = [&](timestamp now) {
         writes.data.assign(ping_size, static_cast<std::uint8_t>('a' + rtts.size() % 26));
@@ -335,20 +341,29 @@ int peer_commands::options::connect(const output& out) const {
         const auto id = result->connection;
         while (auto e = node.poll_event()) {
             if (e->id != id || e->what == connection_event::kind::opened) continue;
-            if (e->what == connection_event::kind::failed || ping > 0)
-                error = "the connection " + std::string(e->what == connection_event::kind::failed ? "failed: " : "was closed by the peer") + e->reason;
-            s->driver().stop();
-            status = error.empty() ? 0 : 1;
+            if (e->what == connection_event::kind::failed) {
+                error = "the connection failed: " + e->reason;
+                s->driver().stop();
+            } else if (ping > 0 && static_cast<int>(rtts.size()) < ping) {
+                error = fmt::format("the peer closed the connection after {} of {} pings", rtts.size(), ping);
+                s->driver().stop();
+            } else if (ping > 0) {
+                s->driver().stop();
+            } else {
+                write_stdout(node.read(id));
+                s->driver().schedule(close_linger, [&](timestamp) { s->driver().stop(); });
+            }
             return;
         }
         auto data = node.read(id);
         if (ping > 0) {
             echoed += data.size();
-            if (echoed >= ping_size && writes.data.empty()) {
+            if (static_cast<int>(rtts.size()) < ping && echoed >= ping_size && writes.data.empty()) {
                 rtts.push_back(millis(now - ping_sent));
                 if (static_cast<int>(rtts.size()) == ping) {
+                    // Close both ways (the echo side closes when we do), but never wait long.
                     node.close(id);
-                    s->driver().stop();
+                    s->driver().schedule(close_linger, [&](timestamp) { s->driver().stop(); });
                     return;
                 }
                 send_ping(now);
@@ -394,7 +409,7 @@ int peer_commands::options::connect(const output& out) const {
         output::print(failure.dump());
         return 1;
     }
-    if (ping == 0) return status;
+    if (ping == 0) return 0;
     const auto& r = *result;
     const double rtt = std::accumulate(rtts.begin(), rtts.end(), 0.0) / static_cast<double>(rtts.size());
     nlohmann::json res{{"path", to_string(r.path)},
