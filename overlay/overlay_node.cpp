@@ -102,9 +102,11 @@ void overlay_node::join_dht(timestamp now) {
         if (!udp_answered_ && asked_someone) {
             bootstrap_silent_ = true;
             log_->warn("no DHT node answered over UDP: UDP is blocked here, or the bootstrap nodes are down");
-            return;
+        } else if (asked_someone) {
+            log_->info("DHT joined: {} nodes known", known);
         }
-        if (asked_someone) log_->info("DHT joined: {} nodes known", known);
+        // Rounds repeat until conclusive, so a node that joins late (or alone, until
+        // others find it) still learns its reachability.
         if (prober_.verdict() == reachability::unknown) prober_.start_round(t, {}, {});
     });
 }
