@@ -2,6 +2,8 @@
 
 #include "cli/local_address.hpp"
 
+#include <chrono>
+
 namespace ovl::cli {
 
 overlay_session::overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind,
@@ -13,6 +15,10 @@ overlay_session::overlay_session(overlay::overlay_config config, overlay::identi
         if (auto ip = local_address_toward(config.dht.bootstrap.front())) local_.address = *ip;
     }
     config.local = local_;
+    // Contact-record sequence numbers follow the wall clock, so a restarted peer's new
+    // records supersede the ones it published before.
+    config.record_seq_base = std::chrono::duration_cast<std::chrono::seconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count() * 16;
     // Peers behind the same NAT reach us on our private address.
     if (!local_.address.is_unspecified() && !local_.address.is_global() && !local_.address.is_loopback())
         config.lan = {local_};

@@ -49,6 +49,11 @@ struct overlay_config {
     duration reachability_interval = std::chrono::minutes(5);
     // How long a node must have stayed reachable before it serves as an introducer.
     duration introducer_after = std::chrono::seconds(0);
+    // Contact records (BEP 44): republished this often, and when the introducers change.
+    // Their sequence numbers start at `record_seq_base`, which the edge sets from the wall
+    // clock so that a restarted peer's records still supersede its old ones.
+    duration record_interval = std::chrono::minutes(15);
+    std::int64_t record_seq_base = 0;
     // Hole punching: probe spacing and how long to keep trying.
     duration punch_interval = std::chrono::milliseconds(100);
     duration punch_timeout = std::chrono::seconds(5);

@@ -1,5 +1,6 @@
 #include "overlay/overlay_node.hpp"
 
+#include "dht/bencode/decode.hpp"
 #include "dht/krpc/compact.hpp"
 #include "overlay/dht_id.hpp"
 #include "overlay/methods.hpp"
@@ -138,6 +139,7 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
     service_punches(now);
     service_streams(now);
     update_role(now);
+    maybe_publish_record(now);
 }
 
 std::optional<outgoing_datagram> overlay_node::poll_transmit() {
@@ -167,6 +169,8 @@ std::optional<timestamp> overlay_node::next_deadline() const {
     };
     consider(prober_.next_deadline());
     consider(client_.next_deadline());
+    // Once published, a record is renewed on schedule; the first one follows elections.
+    if (client_.running() && !published_introducers_.empty()) consider(next_record_);
     for (const auto& [sid, p] : punches_) consider(p.session->next_deadline());
     for (const auto& [id, c] : connections_) {
         consider(c.stream->next_deadline());
@@ -181,6 +185,7 @@ void overlay_node::on_timeout(timestamp now) {
     prober_.on_timeout(now);
     service_.on_timeout(now);
     client_.on_timeout(now);
+    maybe_publish_record(now);
     for (auto& [sid, p] : punches_) p.session->on_timeout(now);
     for (auto& [id, c] : connections_) c.stream->on_timeout(now);
     service_punches(now);
@@ -692,6 +697,48 @@ std::vector<endpoint> overlay_node::usable_lan(const endpoint& peer_public, cons
     for (const auto& ep : offered)
         if (ep.address.is_private() || ep.address.is_shared()) out.push_back(ep);
     return out;
+}
+
+} // namespace ovl::overlay
+
+namespace ovl::overlay {
+
+void overlay_node::maybe_publish_record(timestamp now) {
+    if (!client_.running()) return;
+    auto introducers = client_.introducers();
+    if (introducers.empty()) return;
+    std::sort(introducers.begin(), introducers.end());
+    if (introducers == published_introducers_ && now < next_record_) return;
+    published_introducers_ = introducers;
+    next_record_ = now + config_.record_interval;
+
+    contact_record record;
+    const auto p = profile();
+    record.observed = p.public_endpoint ? std::vector<endpoint>{*p.public_endpoint} : p.observed;
+    if (record.observed.size() > 4) record.observed.resize(4);
+    record.lan = config_.lan;
+    record.nat = to_string(p.verdict);
+    record.introducers = introducers;
+    record.transports = {"udp", "relay"};
+    const auto seq = config_.record_seq_base + static_cast<std::int64_t>(++records_published_);
+    dht_.put_item(now, self_.public_key_bytes(), contact_salt, seq, record.encode(),
+                  [this](std::span<const std::uint8_t> m) { return self_.sign(m); },
+                  [this, seq](timestamp, const dht::put_item_result& r) {
+                      log_->info("contact record {} published on {} nodes", seq, r.stored_at);
+                  });
+}
+
+void overlay_node::fetch_contact(timestamp now, const public_key& peer,
+                                 std::function<void(timestamp, std::optional<contact_record>)> done) {
+    dht_.get_item(now, peer, contact_salt,
+                  [done = std::move(done)](timestamp t, const std::optional<dht::mutable_item>& item, const dht::lookup_result&) {
+                      std::optional<contact_record> record;
+                      if (item) {
+                          auto v = bencode::decode({reinterpret_cast<const std::uint8_t*>(item->value.data()), item->value.size()});
+                          if (v) record = contact_record::decode(*v);
+                      }
+                      done(t, record);
+                  });
 }
 
 } // namespace ovl::overlay

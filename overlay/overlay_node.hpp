@@ -8,6 +8,7 @@
 #include "dht/base/datagram.hpp"
 #include "dht/base/log.hpp"
 #include "dht/node.hpp"
+#include "overlay/contact_record.hpp"
 #include "overlay/dial_back_service.hpp"
 #include "overlay/identity.hpp"
 #include "overlay/introducer_client.hpp"
@@ -89,6 +90,11 @@ public:
     std::optional<connection_event> poll_event();
     const secure_stream* stream(connection_id id) const;
 
+    // Looks up a peer's signed contact record in the DHT.
+    void fetch_contact(timestamp now, const public_key& peer,
+                       std::function<void(timestamp, std::optional<contact_record>)> done);
+    std::uint64_t records_published() const { return records_published_; }
+
     nat_profile profile() const;
     bool serving_as_introducer() const { return serving_; }
     const identity& self() const { return self_; }
@@ -108,6 +114,7 @@ private:
     };
 
     void join_dht(timestamp now);
+    void maybe_publish_record(timestamp now);
     void update_role(timestamp now);
     std::vector<endpoint> predicted_mappings() const;
     std::vector<endpoint> usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const;
@@ -157,6 +164,9 @@ private:
     // IPs we have written to, with the order we first did (see mapping_observer).
     std::unordered_map<ip_address, std::uint64_t, ip_address_hash> sent_to_ips_;
     bool joined_ = false;
+    std::vector<endpoint> published_introducers_;
+    timestamp next_record_{};
+    std::uint64_t records_published_ = 0;
     // UDP blocked (or every bootstrap node down): we sent, nobody ever answered.
     bool udp_answered_ = false;
     bool bootstrap_silent_ = false;
