@@ -1,0 +1,269 @@
+// overlay_node: setting up a connection — find the target's introducers in the DHT, get
+// introduced (or, as the target, accept an introduction), punch, and open the stream.
+#include "overlay/overlay_node.hpp"
+#include "overlay/overlay_node_internal.hpp"
+
+#include "dht/krpc/compact.hpp"
+#include "overlay/dht_id.hpp"
+#include "overlay/methods.hpp"
+
+#include <algorithm>
+
+namespace ovl::overlay {
+
+dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& from, const krpc::message& q) {
+    // Only our own introducers may make us send toward someone: anyone else could aim
+    // our punches at a victim.
+    if (!client_.is_introducer(from)) return dht::query_reply::error(krpc::server_error, "not my introducer");
+    auto requester = read_key(q.body, "k");
+    const auto* sid = bencode::find_string(q.body, "sid");
+    const auto* ep_text = bencode::find_string(q.body, "ep");
+    auto ep = ep_text ? krpc::parse_compact_endpoint(*ep_text) : std::nullopt;
+    if (!requester || !sid || sid->size() != 8 || !ep) return dht::query_reply::error(krpc::protocol_error, "malformed introduction");
+    if (const auto* relayed = bencode::find_int(q.body, "relay"); relayed && *relayed == 1) {
+        // The requester will reach us through this introducer; its stream must prove the key.
+        log_->info("relayed introduction from {}: peer {}", from.to_string(), to_hex(*requester).substr(0, 16));
+        relay_paths_[*sid] = from;
+        relay_peers_[*sid] = *requester;
+        return dht::query_reply::respond({});
+    }
+    if (punches_.contains(*sid)) return dht::query_reply::respond({});
+    auto lan = read_endpoint_list(q.body, "lan");
+    log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
+               ep->to_string());
+    std::vector<endpoint> candidates{*ep};
+    lan = usable_lan(*ep, lan);
+    candidates.insert(candidates.end(), lan.begin(), lan.end());
+    for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
+        if (p.address == ep->address) candidates.push_back(p);
+    const auto peer = *requester;
+    const auto introducer = from;
+    start_punch(now, *sid, std::move(candidates), lan, [this, peer, introducer](timestamp t, const punch_session& s) {
+        if (s.current() != punch_session::state::succeeded) {
+            log_->info("punch toward introduced peer {} failed after {} probes", to_hex(peer).substr(0, 16), s.probes_sent());
+            return;
+        }
+        incoming_peer in;
+        in.peer = peer;
+        in.remote = *s.path();
+        in.elapsed = s.elapsed();
+        in.introducer = introducer;
+        const auto& lan_eps = punches_.at(s.session_id()).lan;
+        in.path = std::find(lan_eps.begin(), lan_eps.end(), *s.path()) != lan_eps.end() ? path_kind::lan : path_kind::udp;
+        log_->info("punch succeeded: peer {} at {} ({}) in {:.0f} ms", to_hex(peer).substr(0, 16), in.remote.to_string(),
+                   to_string(in.path), to_seconds(in.elapsed) * 1000);
+        expected_peers_[in.remote] = peer;
+        if (incoming_) incoming_(t, in);
+    });
+    return dht::query_reply::respond({});
+}
+
+void overlay_node::start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates,
+                               std::vector<endpoint> lan, std::function<void(timestamp, const punch_session&)> done) {
+    punch_entry entry;
+    entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout);
+    entry.done = std::move(done);
+    entry.lan = std::move(lan);
+    punches_.insert_or_assign(sid, std::move(entry));
+    service_punches(now);
+}
+
+void overlay_node::service_punches(timestamp now) {
+    std::vector<std::string> finished;
+    for (auto& [sid, p] : punches_) {
+        while (auto d = p.session->poll_transmit()) raw_out_.push_back(std::move(*d));
+        if (p.session->current() != punch_session::state::punching && p.done) {
+            auto done = std::move(p.done);
+            p.done = nullptr;
+            done(now, *p.session);
+            finished.push_back(sid);
+        }
+    }
+    // Finished sessions linger for their final ack, then go; stray late probes are still
+    // answered statelessly.
+    for (const auto& sid : finished) {
+        auto it = punches_.find(sid);
+        if (it != punches_.end()) {
+            while (auto d = it->second.session->poll_transmit()) raw_out_.push_back(std::move(*d));
+            punches_.erase(it);
+        }
+    }
+}
+
+void overlay_node::connect(timestamp now, const public_key& target, connect_callback done) {
+    auto attempt = std::make_shared<connect_attempt>();
+    attempt->target = target;
+    attempt->target_id = dht_id_for(target);
+    attempt->sid.resize(8);
+    dht_.rng().fill({reinterpret_cast<std::uint8_t*>(attempt->sid.data()), 8});
+    attempt->started = now;
+    attempt->done = std::move(done);
+    dht_.find_node(now, attempt->target_id, [this, attempt](timestamp t, const dht::lookup_result& r) {
+        if (r.responses == 0) {
+            finish(t, attempt, connect_result{false, 0, "no DHT node answered: check the bootstrap nodes", {}, {}, {}, {}, {}});
+            return;
+        }
+        if (!r.closest.empty() && r.closest.front().id == attempt->target_id) {
+            // The target is in the DHT itself, so it is reachable: punch straight away.
+            start_punch(t, attempt->sid, {r.closest.front().ep}, {}, [this, attempt](timestamp t2, const punch_session& s) {
+                if (s.current() == punch_session::state::succeeded)
+                    open_for(t2, attempt, connect_result{false, 0, {}, path_kind::udp, *s.path(), {}, {}, "public"});
+                else
+                    finish(t2, attempt, connect_result{false, 0, "peer is in the DHT but did not answer probes", {}, {}, {}, {}, {}});
+            });
+            return;
+        }
+        attempt->introducers = r.closest;
+        ask_next_introducer(t, attempt);
+    });
+}
+
+void overlay_node::ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt) {
+    if (attempt->finished) return;
+    if (attempt->next >= attempt->introducers.size()) {
+        finish(now, attempt, connect_result{false, 0, "unknown peer: " + attempt->last_error, {}, {}, {}, {}, {}});
+        return;
+    }
+    send_introduce(now, attempt, {});
+}
+
+void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token) {
+    const auto introducer = attempt->introducers[attempt->next];
+    bencode::dict args{{"id", dht_.id().to_bytes()},
+                       {"k", std::string(self_.public_key_bytes().begin(), self_.public_key_bytes().end())},
+                       {"t", std::string(attempt->target.begin(), attempt->target.end())},
+                       {"sid", attempt->sid},
+                       {"lan", endpoint_list(config_.lan)},
+                       {"nat", to_string(profile().verdict)}};
+    if (!token.empty()) args.emplace("tok", token);
+    // Behind a sequential NAT, the mapping our probes will create is predictable:
+    // the target probes those ports too.
+    if (auto predicted = predicted_mappings(); !predicted.empty()) args.emplace("pred", endpoint_list(predicted));
+    bool sent = dht_.send_query(
+        now, introducer.ep, method::introduce, std::move(args),
+        [this, attempt, introducer, token, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
+            if (attempt->finished) return;
+            if (o.status != krpc::query_status::response) {
+                if (o.status == krpc::query_status::error && o.reply->error_code != krpc::method_unknown)
+                    attempt->last_error = o.reply->error_message;
+                ++attempt->next;
+                ask_next_introducer(t, attempt);
+                return;
+            }
+            const auto& body = o.reply->body;
+            const auto* ep_text = bencode::find_string(body, "ep");
+            auto ep = ep_text ? krpc::parse_compact_endpoint(*ep_text) : std::nullopt;
+            if (!ep) {
+                const auto* tok = bencode::find_string(body, "tok");
+                if (tok && !retried) {
+                    send_introduce(t, attempt, tok->substr(0, 64));
+                } else {
+                    ++attempt->next;
+                    ask_next_introducer(t, attempt);
+                }
+                return;
+            }
+            auto lan = usable_lan(*ep, read_endpoint_list(body, "lan"));
+            std::string nat;
+            if (const auto* n = bencode::find_string(body, "nat")) nat = n->substr(0, 32);
+            attempt->introducer = introducer;
+            attempt->token = token;
+            const bool both_symmetric = nat == to_string(nat_verdict::nat_symmetric) &&
+                                        profile().verdict == nat_verdict::nat_symmetric;
+            if (config_.policy == path_policy::relay_only || (both_symmetric && config_.policy == path_policy::relay_ok)) {
+                // Two endpoint-dependent NATs cannot be punched by probing: go to the relay.
+                connect_result res;
+                res.introducer = introducer.ep;
+                res.peer_nat = nat;
+                request_relay(t, attempt, res);
+                return;
+            }
+            log_->info("introduced by {}: peer at {} ({}), punching", introducer.ep.to_string(), ep->to_string(), nat);
+            std::vector<endpoint> candidates{*ep};
+            candidates.insert(candidates.end(), lan.begin(), lan.end());
+            if (const auto* pd = bencode::find_int(body, "pd"); pd && *pd != 0 && *pd >= -64 && *pd <= 64)
+                for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
+                    candidates.push_back(endpoint{ep->address, static_cast<std::uint16_t>(ep->port + *pd * k)});
+            start_punch(t, attempt->sid, std::move(candidates), lan,
+                        [this, attempt, introducer, nat, lan](timestamp t2, const punch_session& s) {
+                            connect_result res;
+                            res.introducer = introducer.ep;
+                            res.peer_nat = nat;
+                            if (s.current() != punch_session::state::succeeded) {
+                                if (config_.policy == path_policy::relay_ok) {
+                                    log_->info("punching failed; asking {} to relay", introducer.ep.to_string());
+                                    request_relay(t2, attempt, res);
+                                    return;
+                                }
+                                res.error = "punching failed: no probe came back from the peer, and relaying is off "
+                                            "(direct-only)";
+                                finish(t2, attempt, res);
+                                return;
+                            }
+                            res.remote = *s.path();
+                            res.path = std::find(lan.begin(), lan.end(), res.remote) != lan.end() ? path_kind::lan
+                                                                                                   : path_kind::udp;
+                            open_for(t2, attempt, res);
+                        });
+        },
+        introducer.id);
+    if (!sent) {
+        ++attempt->next;
+        ask_next_introducer(now, attempt);
+    }
+}
+
+void overlay_node::finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result) {
+    if (attempt->finished) return;
+    attempt->finished = true;
+    result.elapsed = now - attempt->started;
+    if (result.ok)
+        log_->info("connected to {} at {} ({}) in {:.0f} ms", to_hex(attempt->target).substr(0, 16), result.remote.to_string(),
+                   to_string(result.path), to_seconds(result.elapsed) * 1000);
+    else
+        log_->info("connect to {} failed: {}", to_hex(attempt->target).substr(0, 16), result.error);
+    if (attempt->done) attempt->done(now, result);
+}
+
+void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res) {
+    const auto id = open_stream(now, attempt->target, res.remote);
+    if (id == 0) {
+        res.ok = false;
+        res.error = "too many connections";
+        finish(now, attempt, res);
+        return;
+    }
+    connections_.at(id).on_open = [this, attempt, res, id](timestamp t, const secure_stream& st) mutable {
+        res.ok = st.current_state() == secure_stream::state::open;
+        res.connection = res.ok ? id : 0;
+        if (!res.ok) res.error = "secure handshake failed: " + st.failure_reason();
+        finish(t, attempt, res);
+    };
+    service_streams(now);
+}
+
+std::vector<endpoint> overlay_node::predicted_mappings() const {
+    std::vector<endpoint> out;
+    if (mapping_.ports() != port_behaviour::sequential) return out;
+    const int delta = mapping_.port_delta();
+    auto latest = mapping_.latest();
+    if (delta == 0 || !latest) return out;
+    for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
+        out.push_back(endpoint{latest->address, static_cast<std::uint16_t>(latest->port + delta * k)});
+    return out;
+}
+
+
+std::vector<endpoint> overlay_node::usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const {
+    // LAN endpoints only make sense behind the same public address, and only private
+    // ones: anything else would let a peer aim our probes at an address of its choice.
+    std::vector<endpoint> out;
+    auto ours = mapping_.public_endpoint();
+    if (!ours || ours->address != peer_public.address) return out;
+    for (const auto& ep : offered)
+        if (ep.address.is_private() || ep.address.is_shared()) out.push_back(ep);
+    return out;
+}
+
+
+} // namespace ovl::overlay

@@ -1,0 +1,30 @@
+// Pieces of overlay_node shared by its source files (overlay_node*.cpp): the state of
+// one outgoing connection attempt, and connection-table limits. Not a public header.
+#pragma once
+
+#include "overlay/overlay_node.hpp"
+
+#include <chrono>
+
+namespace ovl::overlay {
+
+// Finished connections stay a little, so final acknowledgements still find them.
+inline constexpr auto connection_linger = std::chrono::seconds(5);
+inline constexpr std::size_t max_connections = 1024;
+
+struct overlay_node::connect_attempt {
+    public_key target;
+    dht::node_id target_id;
+    std::string sid;
+    std::vector<dht::contact> introducers;
+    std::size_t next = 0;
+    timestamp started;
+    connect_callback done;
+    bool finished = false;
+    std::string last_error = "no overlay introducer holds a registration for this peer";
+    // The introducer that answered, and its token for us (a relay request reuses it).
+    std::optional<dht::contact> introducer;
+    std::string token;
+};
+
+} // namespace ovl::overlay
