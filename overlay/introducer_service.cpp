@@ -115,14 +115,20 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
 }
 
 std::variant<const registration*, dht::query_reply> introducer_service::admit(timestamp now, const endpoint& from,
-                                                                            const public_key& target) {
-    const std::string target_key(target.begin(), target.end());
+                                                                            const krpc::message& q) {
+    auto requester = read_key(q.body, "k");
+    auto target = read_key(q.body, "t");
+    const auto* sid = bencode::find_string(q.body, "sid");
+    if (!requester || !target || !sid || sid->size() != 8)
+        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
+    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
+    const std::string target_key(target->begin(), target->end());
     if (!global_.allow(now, "") || !per_requester_.allow(now, from.address.to_string()) ||
         !per_subnet_.allow(now, subnet_of(from.address)) || !per_target_.allow(now, target_key)) {
         ++stats_.introductions_rate_limited;
         return dht::query_reply::error(krpc::server_error, "rate limited");
     }
-    const auto* reg = registrations_.find(now, target);
+    const auto* reg = registrations_.find(now, *target);
     if (!reg) {
         ++stats_.introductions_unknown_target;
         return dht::query_reply::error(krpc::generic_error, "target not registered here");
@@ -145,15 +151,10 @@ void introducer_service::notify_target(const registration& reg, const endpoint& 
 }
 
 dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint& from, const krpc::message& q) {
-    auto requester = read_key(q.body, "k");
-    auto target = read_key(q.body, "t");
-    const auto* sid = bencode::find_string(q.body, "sid");
-    if (!requester || !target || !sid || sid->size() != 8)
-        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
-    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
-    auto admitted = admit(now, from, *target);
+    auto admitted = admit(now, from, q);
     if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
     const auto* reg = std::get<const registration*>(admitted);
+    const auto* sid = bencode::find_string(q.body, "sid");
     // Tell the target first: it must punch outward before the requester's packets reach
     // its NAT (an early inbound packet can poison the mapping on some routers).
     notify_target(*reg, from, q, false);
@@ -168,15 +169,10 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
 }
 
 dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& from, const krpc::message& q) {
-    auto requester = read_key(q.body, "k");
-    auto target = read_key(q.body, "t");
-    const auto* sid = bencode::find_string(q.body, "sid");
-    if (!requester || !target || !sid || sid->size() != 8)
-        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
-    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
-    auto admitted = admit(now, from, *target);
+    auto admitted = admit(now, from, q);
     if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
     const auto* reg = std::get<const registration*>(admitted);
+    const auto* sid = bencode::find_string(q.body, "sid");
     switch (relays_.open(now, *sid, from, reg->observed)) {
     case relay_table::open_result::disabled:
         return dht::query_reply::error(krpc::server_error, "relaying is turned off on this introducer");

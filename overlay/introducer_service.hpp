@@ -47,8 +47,9 @@ private:
     dht::query_reply on_register(timestamp now, const endpoint& from, const krpc::message& q);
     dht::query_reply on_introduce(timestamp now, const endpoint& from, const krpc::message& q);
     dht::query_reply on_relay(timestamp now, const endpoint& from, const krpc::message& q);
-    // Rate limits and target lookup shared by introductions and relay requests.
-    std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from, const public_key& target);
+    // What introductions and relay requests share: argument checks, the IP-bound token,
+    // rate limits and the target's registration (or the reply that refuses the request).
+    std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from, const krpc::message& q);
     void notify_target(const registration& reg, const endpoint& requester, const krpc::message& q, bool relayed);
     std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
                                                             const krpc::message& q);
