@@ -17,8 +17,10 @@ bencode::list endpoints_of(const std::vector<endpoint>& eps) {
 
 std::optional<std::vector<endpoint>> read_endpoints(const bencode::dict& d, const char* key) {
     std::vector<endpoint> out;
-    const auto* l = bencode::find_list(d, key);
-    if (!l) return out;
+    auto it = d.find(key);
+    if (it == d.end()) return out;
+    const auto* l = it->second.as_list();
+    if (!l) return std::nullopt;
     if (l->size() > max_endpoints) return std::nullopt;
     for (const auto& v : *l) {
         const auto* s = v.as_string();
@@ -58,8 +60,9 @@ std::optional<contact_record> contact_record::decode(const bencode::value& v) {
     r.introducers = std::move(*introducers);
     r.nat = *nat;
     r.ttl = std::chrono::seconds(*ttl);
-    if (const auto* t = bencode::find_list(*d, "t")) {
-        if (t->size() > max_transports) return std::nullopt;
+    if (auto it = d->find("t"); it != d->end()) {
+        const auto* t = it->second.as_list();
+        if (!t || t->size() > max_transports) return std::nullopt;
         for (const auto& s : *t) {
             const auto* str = s.as_string();
             if (!str || str->size() > 16) return std::nullopt;

@@ -14,7 +14,7 @@ void rate_limiter::evict_idle(timestamp now) {
     });
 }
 
-bool rate_limiter::allow(timestamp now, const std::string& key) {
+bool rate_limiter::allow(timestamp now, const std::string& key, double cost) {
     auto it = buckets_.find(key);
     if (it == buckets_.end()) {
         if (buckets_.size() >= max_keys_) {
@@ -26,8 +26,8 @@ bool rate_limiter::allow(timestamp now, const std::string& key) {
     auto& b = it->second;
     b.tokens = std::min(burst_, b.tokens + to_seconds(now - b.updated) * rate_);
     b.updated = now;
-    if (b.tokens < 1.0) return false;
-    b.tokens -= 1.0;
+    if (b.tokens < cost) return false;
+    b.tokens -= cost;
     return true;
 }
 

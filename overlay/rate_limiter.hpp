@@ -16,8 +16,8 @@ public:
     // `rate` tokens per second, bursts up to `burst`.
     rate_limiter(double rate, double burst, std::size_t max_keys = 100000);
 
-    // Takes one token for `key`; false when the key is over its rate.
-    bool allow(timestamp now, const std::string& key);
+    // Takes `cost` tokens for `key`; false (and nothing taken) when it has fewer.
+    bool allow(timestamp now, const std::string& key, double cost = 1.0);
     std::size_t keys() const { return buckets_.size(); }
 
 private:

@@ -8,14 +8,16 @@ namespace ovl::overlay {
 
 namespace {
 constexpr std::size_t header = 9;
-constexpr double token_bytes = 1024;
+// Bursts of at least this many bytes pass, so one full-size frame always fits.
+constexpr double min_burst_bytes = 64 * 1024;
 } // namespace
 
 relay_table::relay_table(relay_limits limits)
     : limits_(limits),
-      bandwidth_(limits.bytes_per_second / token_bytes, std::max(64.0, limits.bytes_per_second / token_bytes), 1) {}
+      bandwidth_(limits.bytes_per_second, std::max(min_burst_bytes, limits.bytes_per_second), 1) {}
 
 bytes relay_table::frame(const std::string& sid, bytes_view payload) {
+    if (sid.size() != header - 1) return {};
     bytes out(header + payload.size());
     out[0] = tag::relay_first;
     std::copy(sid.begin(), sid.end(), out.begin() + 1);
@@ -51,7 +53,7 @@ std::optional<outgoing_datagram> relay_table::forward(timestamp now, const endpo
         return std::nullopt;
     }
     auto& s = it->second;
-    if (s.bytes + f.size() > limits_.bytes_per_session || !bandwidth_.allow(now, "")) {
+    if (s.bytes + f.size() > limits_.bytes_per_session || !bandwidth_.allow(now, "", static_cast<double>(f.size()))) {
         // Over a cap: drop, and let the stream's congestion control back off.
         ++stats_.frames_dropped;
         return std::nullopt;

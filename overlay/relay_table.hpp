@@ -42,6 +42,7 @@ public:
     std::size_t sessions() const { return sessions_.size(); }
     const relay_stats& stats() const { return stats_; }
 
+    // Empty when `sid` is not 8 bytes.
     static bytes frame(const std::string& sid, bytes_view payload);
     static std::optional<std::string> session_of(bytes_view frame);
 
@@ -55,7 +56,7 @@ private:
 
     relay_limits limits_;
     std::unordered_map<std::string, session> sessions_;
-    // One shared budget: the volunteer's bytes per second, in kilobyte tokens.
+    // One shared budget: the volunteer's bytes per second (one token per byte).
     rate_limiter bandwidth_;
     relay_stats stats_;
 };

@@ -9,7 +9,7 @@ namespace ovl::overlay::tag {
 
 // KRPC messages (DHT and overlay control queries) are bencoded dictionaries.
 inline constexpr std::uint8_t krpc = 'd';
-// Hole punching: probe and acknowledgement, [tag][session id: 8][sender role: 1].
+// Hole punching: probe and acknowledgement, [tag][session id: 8].
 inline constexpr std::uint8_t punch_probe = 0x01;
 inline constexpr std::uint8_t punch_ack = 0x02;
 // Reachability: a dial-back probe, [tag][nonce: 8].
