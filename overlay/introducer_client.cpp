@@ -78,7 +78,7 @@ void introducer_client::send_register(timestamp now, std::size_t index) {
                        {"nat", nat_label_}};
     if (port_delta_ != 0) args.emplace("pd", port_delta_);
     if (!s.token.empty()) {
-        auto sig = self_.sign(introducer_service::registration_message(s.introducer.id, s.token));
+        auto sig = self_.sign(introducer_service::registration_message(s.introducer.id, s.token, args));
         args.emplace("tok", s.token);
         args.emplace("sig", std::string(sig.begin(), sig.end()));
     }

@@ -1,5 +1,7 @@
 #include "overlay/introducer_service.hpp"
 
+#include "dht/bencode/encode.hpp"
+
 #include "dht/krpc/compact.hpp"
 #include "overlay/dht_id.hpp"
 #include "overlay/methods.hpp"
@@ -38,13 +40,21 @@ std::optional<public_key> read_key(const bencode::dict& d, const char* key) {
     return s ? public_key_from_bytes(*s) : std::nullopt;
 }
 
-bytes introducer_service::registration_message(const dht::node_id& introducer, const std::string& token) {
+bytes introducer_service::registration_message(const dht::node_id& introducer, const std::string& token,
+                                               const bencode::dict& registration) {
+    // The signed fields travel bencoded in canonical order, so both ends derive the same
+    // bytes from the values they sent and received.
+    bencode::dict signed_fields;
+    for (const char* key : {"lan", "nat", "pd"})
+        if (auto it = registration.find(key); it != registration.end()) signed_fields.emplace(key, it->second);
+    const auto fields = bencode::encode(bencode::value(std::move(signed_fields)));
     static constexpr std::string_view domain = "ovl-register";
-    bytes out(domain.size() + dht::node_id::size + token.size());
+    bytes out(domain.size() + dht::node_id::size + token.size() + fields.size());
     auto* p = out.data();
     p = std::copy(domain.begin(), domain.end(), p);
     p = std::copy(introducer.bytes().begin(), introducer.bytes().end(), p);
-    std::copy(token.begin(), token.end(), p);
+    p = std::copy(token.begin(), token.end(), p);
+    std::copy(fields.begin(), fields.end(), p);
     return out;
 }
 
@@ -92,7 +102,7 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     if (auto early = check_serving_and_token(now, from, *key, q)) return *early;
     const auto* sig_text = bencode::find_string(q.body, "sig");
     auto sig = sig_text ? signature_from_bytes(*sig_text) : std::nullopt;
-    if (!sig || !verify(*key, registration_message(dht_.id(), *bencode::find_string(q.body, "tok")), *sig)) {
+    if (!sig || !verify(*key, registration_message(dht_.id(), *bencode::find_string(q.body, "tok"), q.body), *sig)) {
         ++stats_.bad_signatures;
         return dht::query_reply::error(krpc::protocol_error, "bad registration signature");
     }

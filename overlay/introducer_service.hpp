@@ -40,8 +40,10 @@ public:
     const introducer_stats& stats() const { return stats_; }
 
     // The byte string a registrant signs: binds the signature to this introducer and
-    // to the IP-bound token, so it cannot be replayed elsewhere or from elsewhere.
-    static bytes registration_message(const dht::node_id& introducer, const std::string& token);
+    // to the IP-bound token, so it cannot be replayed elsewhere or from elsewhere, and
+    // covers what the introducer hands to requesters (LAN endpoints, NAT class, port step).
+    static bytes registration_message(const dht::node_id& introducer, const std::string& token,
+                                      const bencode::dict& registration);
 
 private:
     dht::query_reply on_register(timestamp now, const endpoint& from, const krpc::message& q);

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
         const std::string k(self.public_key_bytes().begin(), self.public_key_bytes().end());
         auto first = send(peer_ep(i), method::register_peer, {{"k", k}});
         const auto tok = *bencode::find_string(first->body, "tok");
-        auto sig = self.sign(introducer_service::registration_message(node.id(), tok));
+        auto sig = self.sign(introducer_service::registration_message(node.id(), tok, {}));
         send(peer_ep(i), method::register_peer, {{"k", k}, {"tok", tok}, {"sig", std::string(sig.begin(), sig.end())}});
         target_keys.push_back(k);
     }

@@ -53,7 +53,7 @@ std::optional<krpc::message> register_peer(bench& b, const identity& who, const 
     auto first = b.ask(from, method::register_peer, {{"k", key_bytes(who)}});
     REQUIRE(first);
     const auto token = *bencode::find_string(first->body, "tok");
-    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token));
+    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token, {}));
     if (forge) sig[0] ^= 1;
     return b.ask(from, method::register_peer,
                  {{"k", key_bytes(who)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())}});
@@ -171,4 +171,30 @@ TEST_CASE("dial-back cannot be aimed at a third party", "[overlay][hostile]") {
         CHECK(d.payload.size() == 9);
         CHECK(d.from_secondary_port);
     }
+}
+
+TEST_CASE("LAN endpoints and NAT class in a registration are covered by its signature", "[overlay][hostile]") {
+    bench b;
+    random_source rng(8);
+    auto who = identity::generate(rng);
+    const auto from = *endpoint::parse("203.0.113.7:5000");
+    auto first = b.ask(from, method::register_peer, {{"k", key_bytes(who)}});
+    REQUIRE(first);
+    const auto token = *bencode::find_string(first->body, "tok");
+    bencode::dict signed_args{{"lan", endpoint_list({*endpoint::parse("10.0.0.2:6881")})}, {"nat", "nat-cone"}};
+    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token, signed_args));
+    // Someone on the path swaps the LAN endpoint for an address of their choosing.
+    auto reply = b.ask(from, method::register_peer,
+                       {{"k", key_bytes(who)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())},
+                        {"lan", endpoint_list({*endpoint::parse("10.9.9.9:22")})}, {"nat", "nat-cone"}});
+    REQUIRE(reply);
+    CHECK(reply->kind == krpc::message_kind::error);
+    CHECK(b.service.registrations().size() == 0);
+    // The untouched registration is accepted.
+    auto genuine = b.ask(from, method::register_peer,
+                         {{"k", key_bytes(who)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())},
+                          {"lan", endpoint_list({*endpoint::parse("10.0.0.2:6881")})}, {"nat", "nat-cone"}});
+    REQUIRE(genuine);
+    CHECK(genuine->kind == krpc::message_kind::response);
+    CHECK(b.service.registrations().size() == 1);
 }
