@@ -51,11 +51,6 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
     });
 }
 
-void overlay_node::set_local(const endpoint& local) {
-    config_.local = local;
-    mapping_.set_local(local);
-}
-
 void overlay_node::start(timestamp now) {
     if (started_) return;
     started_ = true;

@@ -103,7 +103,6 @@ public:
     const introducer_client& registrations() const { return client_; }
     const introducer_service& introducer() const { return service_; }
     const reachability_prober& prober() const { return prober_; }
-    void set_local(const endpoint& local);
 
 private:
     struct connect_attempt;
