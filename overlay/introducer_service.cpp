@@ -155,6 +155,9 @@ void introducer_service::notify_target(const registration& reg, const endpoint& 
                          {"sid", *bencode::find_string(q.body, "sid")}};
     if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
     if (relayed) notice.emplace("relay", 1);
+    // Opaque to the introducer: what the requester wants from the target (the torrent
+    // plugin puts a rendezvous hash here, never an info-hash).
+    if (const auto* ctx = bencode::find_string(q.body, "ctx"); ctx && ctx->size() <= 32) notice.emplace("ctx", *ctx);
     if (const auto* pred = bencode::find_list(q.body, "pred"); pred && !pred->empty())
         notice.emplace("pred", endpoint_list(read_endpoint_list(q.body, "pred", max_predictions)));
     dht_.send_notice(reg.observed, method::introduction, std::move(notice));
