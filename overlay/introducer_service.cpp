@@ -6,10 +6,16 @@
 #include "overlay/dht_id.hpp"
 #include "overlay/methods.hpp"
 
+#include <limits>
+
 namespace ovl::overlay {
 
 namespace {
 constexpr auto expiry_interval = std::chrono::seconds(30);
+
+rate_limiter global_limiter(const introducer_limits& l) {
+    return rate_limiter(l.introductions_per_second, l.introductions_per_second, 1);
+}
 
 std::string subnet_of(const ip_address& a) {
     // /24 for IPv4, /48 for IPv6: the granularity one subscriber usually controls.
@@ -67,9 +73,10 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
       log_(std::move(log)),
       serving_(std::move(serving)),
       tokens_(rng, now),
-      registrations_(limits.max_registrations),
+      // The cap is enforced in on_register, so that set_limits can move it.
+      registrations_(std::numeric_limits<std::size_t>::max()),
       relays_(relay),
-      global_(limits.introductions_per_second, limits.introductions_per_second, 1),
+      global_(global_limiter(limits)),
       per_requester_(limits.per_requester_per_second, limits.burst),
       per_subnet_(limits.per_subnet_per_second, limits.burst * 2),
       per_target_(limits.per_target_per_second, limits.burst),
@@ -85,7 +92,10 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
 std::optional<dht::query_reply> introducer_service::check_serving_and_token(timestamp now, const endpoint& from,
                                                                             const public_key& key,
                                                                             const krpc::message& q) {
-    if (!limits_.enabled || !serving_()) return dht::query_reply::error(krpc::server_error, "not serving as introducer");
+    if (!limits_.enabled || !serving_()) {
+        ++stats_.refused_not_serving;
+        return dht::query_reply::error(krpc::server_error, "not serving as introducer");
+    }
     const auto* token = bencode::find_string(q.body, "tok");
     const auto key_id = dht_id_for(key);
     if (!token || !tokens_.accepts(now, from.address, key_id, *token)) {
@@ -112,12 +122,13 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     if (const auto* nat = bencode::find_string(q.body, "nat")) r.nat = nat->substr(0, 32);
     if (const auto* pd = bencode::find_int(q.body, "pd"); pd && *pd >= -64 && *pd <= 64) r.port_delta = static_cast<int>(*pd);
     r.expires = now + ttl_;
-    auto result = registrations_.upsert(now, *key, std::move(r));
-    if (result == registration_table::result::full) {
+    const bool is_new = !registrations_.find(now, *key);
+    if (is_new && registrations_.size() >= limits_.max_registrations) registrations_.expire(now);
+    if (is_new && registrations_.size() >= limits_.max_registrations) {
         ++stats_.registrations_refused;
         return dht::query_reply::error(krpc::server_error, "introducer full");
     }
-    if (result == registration_table::result::added) {
+    if (registrations_.upsert(now, *key, std::move(r)) == registration_table::result::added) {
         ++stats_.registrations_accepted;
         log_->info("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
     }
@@ -191,12 +202,23 @@ dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& fro
         return dht::query_reply::error(krpc::server_error, "relaying is turned off on this introducer");
     case relay_table::open_result::full:
         return dht::query_reply::error(krpc::server_error, "relay full");
+    case relay_table::open_result::budget_spent:
+        return dht::query_reply::error(krpc::server_error, "relay budget for this period used up");
     case relay_table::open_result::opened:
         break;
     }
     notify_target(*reg, from, q, true);
     log_->info("relaying between {} and {}", from.to_string(), reg->observed.to_string());
     return dht::query_reply::respond({{"relay", 1}, {"sid", *sid}});
+}
+
+void introducer_service::set_limits(const introducer_limits& limits, const relay_limits& relay) {
+    limits_ = limits;
+    global_ = global_limiter(limits);
+    per_requester_ = rate_limiter(limits.per_requester_per_second, limits.burst);
+    per_subnet_ = rate_limiter(limits.per_subnet_per_second, limits.burst * 2);
+    per_target_ = rate_limiter(limits.per_target_per_second, limits.burst);
+    relays_.set_limits(relay);
 }
 
 void introducer_service::on_timeout(timestamp now) {

@@ -26,6 +26,9 @@ struct introducer_stats {
     std::uint64_t introductions_unknown_target = 0;
     std::uint64_t introductions_rate_limited = 0;
     std::uint64_t bad_signatures = 0;
+    // Registrations, introductions and relay requests refused because this node does
+    // not serve as an introducer (not verified reachable, or disabled).
+    std::uint64_t refused_not_serving = 0;
 };
 
 class introducer_service {
@@ -34,6 +37,10 @@ public:
                        random_source& rng, logger_ptr log, timestamp now, std::function<bool()> serving);
 
     void on_timeout(timestamp now);
+    // New caps at run time (the operator's reload): registrations are kept, also above a
+    // lowered max_registrations, until they expire; rate-limit buckets start afresh.
+    void set_limits(const introducer_limits& limits, const relay_limits& relay);
+    const introducer_limits& limits() const { return limits_; }
     const registration_table& registrations() const { return registrations_; }
     relay_table& relays() { return relays_; }
     const relay_table& relays() const { return relays_; }

@@ -102,6 +102,10 @@ public:
     const dht::node& dht() const { return dht_; }
     const introducer_client& registrations() const { return client_; }
     const introducer_service& introducer() const { return service_; }
+    // The volunteer's caps changed at run time (overlay-node reloads them on SIGHUP).
+    void set_limits(const introducer_limits& introducer, const relay_limits& relay) {
+        service_.set_limits(introducer, relay);
+    }
     const reachability_prober& prober() const { return prober_; }
 
 private:

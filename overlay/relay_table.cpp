@@ -12,9 +12,27 @@ constexpr std::size_t header = 9;
 constexpr double min_burst_bytes = 64 * 1024;
 } // namespace
 
-relay_table::relay_table(relay_limits limits)
-    : limits_(limits),
-      bandwidth_(limits.bytes_per_second, std::max(min_burst_bytes, limits.bytes_per_second), 1) {}
+namespace {
+rate_limiter bandwidth_for(const relay_limits& limits) {
+    return rate_limiter(limits.bytes_per_second, std::max(min_burst_bytes, limits.bytes_per_second), 1);
+}
+} // namespace
+
+relay_table::relay_table(relay_limits limits) : limits_(limits), bandwidth_(bandwidth_for(limits)) {}
+
+void relay_table::set_limits(const relay_limits& limits) {
+    if (limits.bytes_per_second != limits_.bytes_per_second) bandwidth_ = bandwidth_for(limits);
+    limits_ = limits;
+    if (!limits_.enabled) sessions_.clear();
+}
+
+bool relay_table::budget_spent(timestamp now, std::size_t more) {
+    if (!period_start_ || now - *period_start_ >= limits_.budget_period) {
+        period_start_ = now;
+        period_bytes_ = 0;
+    }
+    return limits_.bytes_per_month != 0 && period_bytes_ + more > limits_.bytes_per_month;
+}
 
 bytes relay_table::frame(const std::string& sid, bytes_view payload) {
     if (sid.size() != header - 1) return {};
@@ -32,6 +50,10 @@ std::optional<std::string> relay_table::session_of(bytes_view f) {
 
 relay_table::open_result relay_table::open(timestamp now, const std::string& sid, const endpoint& a, const endpoint& b) {
     if (!limits_.enabled) return open_result::disabled;
+    if (budget_spent(now, 1)) {
+        ++stats_.sessions_refused;
+        return open_result::budget_spent;
+    }
     if (!sessions_.contains(sid) && sessions_.size() >= limits_.max_sessions) {
         expire(now);
         if (sessions_.size() >= limits_.max_sessions) {
@@ -53,11 +75,18 @@ std::optional<outgoing_datagram> relay_table::forward(timestamp now, const endpo
         return std::nullopt;
     }
     auto& s = it->second;
-    if (s.bytes + f.size() > limits_.bytes_per_session || !bandwidth_.allow(now, "", static_cast<double>(f.size()))) {
-        // Over a cap: drop, and let the stream's congestion control back off.
+    // Over a cap: drop, and let the stream's congestion control back off.
+    if (budget_spent(now, f.size())) {
         ++stats_.frames_dropped;
+        ++stats_.frames_over_budget;
         return std::nullopt;
     }
+    if (s.bytes + f.size() > limits_.bytes_per_session || !bandwidth_.allow(now, "", static_cast<double>(f.size()))) {
+        ++stats_.frames_dropped;
+        if (s.bytes + f.size() <= limits_.bytes_per_session) ++stats_.frames_over_rate;
+        return std::nullopt;
+    }
+    period_bytes_ += f.size();
     s.bytes += f.size();
     s.last_active = now;
     ++stats_.frames_relayed;
