@@ -5,10 +5,12 @@
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
 #include "dht/node_config.hpp"
+#include "overlay/nat_profile.hpp"
 #include "overlay/relay_table.hpp"
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <vector>
 
 namespace ovl::overlay {
@@ -57,6 +59,12 @@ struct overlay_config {
     // Hole punching: probe spacing and how long to keep trying.
     duration punch_interval = std::chrono::milliseconds(100);
     duration punch_timeout = std::chrono::seconds(5);
+
+    // Set by a host that owns neither the socket's raw datagrams nor the connections (the
+    // torrent plugin): dial-back probes could not reach it, so the host states whether it
+    // is reachable, and introductions go to the host (overlay_node::introduce and
+    // set_introduction_handler) instead of being punched by the node.
+    std::optional<reachability> assumed_reachability;
 };
 
 } // namespace ovl::overlay

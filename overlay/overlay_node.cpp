@@ -55,6 +55,13 @@ void overlay_node::start(timestamp now) {
     if (started_) return;
     started_ = true;
     log_->info("overlay peer {} starting", self_.peer_id());
+    if (config_.assumed_reachability) {
+        joined_ = true;
+        dht_.set_read_only(*config_.assumed_reachability != reachability::reachable);
+        join_dht(now);
+        update_role(now);
+        return;
+    }
     // Reachability first, while the bootstrap nodes are the only IPs we have written
     // to: the probers they pick are then strangers to us, which is what tests filtering.
     prober_.on_round_end([this](timestamp t) {
@@ -87,7 +94,7 @@ void overlay_node::join_dht(timestamp now) {
         }
         // Rounds repeat until conclusive, so a node that joins late (or alone, until
         // others find it) still learns its reachability.
-        if (prober_.verdict() == reachability::unknown) prober_.start_round(t, {}, {});
+        if (reach() == reachability::unknown) prober_.start_round(t, {}, {});
     });
 }
 
@@ -172,9 +179,13 @@ void overlay_node::on_timeout(timestamp now) {
     update_role(now);
 }
 
+reachability overlay_node::reach() const { return config_.assumed_reachability.value_or(prober_.verdict()); }
+
 void overlay_node::update_role(timestamp now) {
-    const auto verdict = prober_.verdict();
-    const bool serve = verdict == reachability::reachable && now - prober_.verdict_since() >= config_.introducer_after;
+    if (!started_) return;
+    const auto verdict = reach();
+    const bool serve = verdict == reachability::reachable &&
+                       (config_.assumed_reachability || now - prober_.verdict_since() >= config_.introducer_after);
     if (serve != serving_) {
         serving_ = serve;
         log_->info(serve ? "publicly reachable: serving as introducer" : "no longer serving as introducer");
@@ -198,7 +209,7 @@ nat_profile overlay_node::profile() const {
     p.mapping = mapping_.mapping();
     p.ports = mapping_.ports();
     p.port_delta = mapping_.port_delta();
-    p.reach = prober_.verdict();
+    p.reach = reach();
     p.mapping_samples = mapping_.agreeing_samples();
     p.dial_back_requests = prober_.last_requests();
     p.dial_back_probes = prober_.last_probes();

@@ -44,6 +44,9 @@ struct connect_result {
     duration elapsed{};
     std::optional<endpoint> introducer;
     std::string peer_nat;
+    // introduce(): where the peer may be reached (its public endpoint first, then usable
+    // LAN endpoints and predicted ports).
+    std::vector<endpoint> candidates;
 };
 using connect_callback = std::function<void(timestamp now, const connect_result&)>;
 
@@ -55,6 +58,17 @@ struct incoming_peer {
     endpoint introducer;
 };
 using incoming_handler = std::function<void(timestamp now, const incoming_peer&)>;
+
+// An introduction handed to the host instead of punched (see overlay_config::
+// assumed_reachability): someone wants to reach us at `candidates`, for `ctx`.
+struct introduction {
+    public_key peer{};
+    std::vector<endpoint> candidates;
+    std::string ctx;
+    endpoint introducer;
+    std::string peer_nat;
+};
+using introduction_handler = std::function<void(timestamp now, const introduction&)>;
 
 // What happened to a connection, for the owner to act on (poll_event).
 struct connection_event {
@@ -82,6 +96,11 @@ public:
     void start(timestamp now);
     void connect(timestamp now, const public_key& target, connect_callback done);
     void set_incoming_handler(incoming_handler handler) { incoming_ = std::move(handler); }
+    // Only asks the target's introducers for an introduction and reports the candidate
+    // endpoints; the target is told (with `ctx`, at most 32 opaque bytes) and the caller
+    // makes the connection itself.
+    void introduce(timestamp now, const public_key& target, std::string ctx, connect_callback done);
+    void set_introduction_handler(introduction_handler handler) { introduction_ = std::move(handler); }
 
     // Secure streams: write returns the bytes accepted, read moves out what arrived.
     std::size_t write(connection_id id, bytes_view data);
@@ -116,6 +135,8 @@ private:
         std::vector<endpoint> lan;
     };
 
+    void start_connect(timestamp now, std::shared_ptr<connect_attempt> attempt);
+    reachability reach() const;
     void join_dht(timestamp now);
     void maybe_publish_record(timestamp now);
     void update_role(timestamp now);
@@ -184,6 +205,7 @@ private:
     std::map<std::string, public_key> relay_peers_;
     timestamp now_{};
     incoming_handler incoming_;
+    introduction_handler introduction_;
 };
 
 } // namespace ovl::overlay

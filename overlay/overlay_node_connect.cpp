@@ -11,6 +11,14 @@
 
 namespace ovl::overlay {
 
+namespace {
+connect_result failed_connect(std::string error) {
+    connect_result r;
+    r.error = std::move(error);
+    return r;
+}
+} // namespace
+
 dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& from, const krpc::message& q) {
     // Only our own introducers may make us send toward someone: anyone else could aim
     // our punches at a victim.
@@ -29,6 +37,21 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     }
     if (punches_.contains(*sid)) return dht::query_reply::respond({});
     auto lan = read_endpoint_list(q.body, "lan");
+    if (introduction_) {
+        introduction in;
+        in.peer = *requester;
+        in.candidates = {*ep};
+        for (const auto& l : usable_lan(*ep, lan)) in.candidates.push_back(l);
+        for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
+            if (p.address == ep->address) in.candidates.push_back(p);
+        if (const auto* ctx = bencode::find_string(q.body, "ctx")) in.ctx = ctx->substr(0, 32);
+        if (const auto* nat = bencode::find_string(q.body, "nat")) in.peer_nat = nat->substr(0, 32);
+        in.introducer = from;
+        log_->info("introduction from {}: peer {} at {}", from.to_string(), to_hex(*requester).substr(0, 16),
+                   ep->to_string());
+        introduction_(now, in);
+        return dht::query_reply::respond({});
+    }
     log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
                ep->to_string());
     std::vector<endpoint> candidates{*ep};
@@ -93,23 +116,50 @@ void overlay_node::service_punches(timestamp now) {
 void overlay_node::connect(timestamp now, const public_key& target, connect_callback done) {
     auto attempt = std::make_shared<connect_attempt>();
     attempt->target = target;
-    attempt->target_id = dht_id_for(target);
+    attempt->done = std::move(done);
+    start_connect(now, std::move(attempt));
+}
+
+void overlay_node::introduce(timestamp now, const public_key& target, std::string ctx, connect_callback done) {
+    auto attempt = std::make_shared<connect_attempt>();
+    attempt->target = target;
+    attempt->done = std::move(done);
+    attempt->introduce_only = true;
+    attempt->ctx = std::move(ctx);
+    if (attempt->ctx.size() > 32) attempt->ctx.resize(32);
+    start_connect(now, std::move(attempt));
+}
+
+void overlay_node::start_connect(timestamp now, std::shared_ptr<connect_attempt> attempt) {
+    attempt->target_id = dht_id_for(attempt->target);
     attempt->sid.resize(8);
     dht_.rng().fill({reinterpret_cast<std::uint8_t*>(attempt->sid.data()), 8});
     attempt->started = now;
-    attempt->done = std::move(done);
     dht_.find_node(now, attempt->target_id, [this, attempt](timestamp t, const dht::lookup_result& r) {
         if (r.responses == 0) {
-            finish(t, attempt, connect_result{false, 0, "no DHT node answered: check the bootstrap nodes", {}, {}, {}, {}, {}});
+            finish(t, attempt, failed_connect("no DHT node answered: check the bootstrap nodes"));
             return;
         }
         if (!r.closest.empty() && r.closest.front().id == attempt->target_id) {
+            if (attempt->introduce_only) {
+                connect_result res;
+                res.ok = true;
+                res.remote = r.closest.front().ep;
+                res.candidates = {res.remote};
+                res.peer_nat = "public";
+                finish(t, attempt, res);
+                return;
+            }
             // The target is in the DHT itself, so it is reachable: punch straight away.
             start_punch(t, attempt->sid, {r.closest.front().ep}, {}, [this, attempt](timestamp t2, const punch_session& s) {
-                if (s.current() == punch_session::state::succeeded)
-                    open_for(t2, attempt, connect_result{false, 0, {}, path_kind::udp, *s.path(), {}, {}, "public"});
-                else
-                    finish(t2, attempt, connect_result{false, 0, "peer is in the DHT but did not answer probes", {}, {}, {}, {}, {}});
+                if (s.current() == punch_session::state::succeeded) {
+                    connect_result res;
+                    res.remote = *s.path();
+                    res.peer_nat = "public";
+                    open_for(t2, attempt, res);
+                } else {
+                    finish(t2, attempt, failed_connect("peer is in the DHT but did not answer probes"));
+                }
             });
             return;
         }
@@ -121,7 +171,7 @@ void overlay_node::connect(timestamp now, const public_key& target, connect_call
 void overlay_node::ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt) {
     if (attempt->finished) return;
     if (attempt->next >= attempt->introducers.size()) {
-        finish(now, attempt, connect_result{false, 0, "unknown peer: " + attempt->last_error, {}, {}, {}, {}, {}});
+        finish(now, attempt, failed_connect("unknown peer: " + attempt->last_error));
         return;
     }
     send_introduce(now, attempt, {});
@@ -136,6 +186,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                        {"lan", endpoint_list(config_.lan)},
                        {"nat", to_string(profile().verdict)}};
     if (!token.empty()) args.emplace("tok", token);
+    if (!attempt->ctx.empty()) args.emplace("ctx", attempt->ctx);
     // Behind a sequential NAT, the mapping our probes will create is predictable:
     // the target probes those ports too.
     if (auto predicted = predicted_mappings(); !predicted.empty()) args.emplace("pred", endpoint_list(predicted));
@@ -168,6 +219,22 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
             if (const auto* n = bencode::find_string(body, "nat")) nat = n->substr(0, 32);
             attempt->introducer = introducer;
             attempt->token = token;
+            std::vector<endpoint> candidates{*ep};
+            candidates.insert(candidates.end(), lan.begin(), lan.end());
+            if (const auto* pd = bencode::find_int(body, "pd"); pd && *pd != 0 && *pd >= -64 && *pd <= 64)
+                for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
+                    candidates.push_back(endpoint{ep->address, static_cast<std::uint16_t>(ep->port + *pd * k)});
+            if (attempt->introduce_only) {
+                log_->info("introduced by {}: peer at {} ({})", introducer.ep.to_string(), ep->to_string(), nat);
+                connect_result res;
+                res.ok = true;
+                res.remote = *ep;
+                res.introducer = introducer.ep;
+                res.peer_nat = nat;
+                res.candidates = std::move(candidates);
+                finish(t, attempt, res);
+                return;
+            }
             const bool both_symmetric = nat == to_string(nat_verdict::nat_symmetric) &&
                                         profile().verdict == nat_verdict::nat_symmetric;
             if (config_.policy == path_policy::relay_only || (both_symmetric && config_.policy == path_policy::relay_ok)) {
@@ -179,11 +246,6 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 return;
             }
             log_->info("introduced by {}: peer at {} ({}), punching", introducer.ep.to_string(), ep->to_string(), nat);
-            std::vector<endpoint> candidates{*ep};
-            candidates.insert(candidates.end(), lan.begin(), lan.end());
-            if (const auto* pd = bencode::find_int(body, "pd"); pd && *pd != 0 && *pd >= -64 && *pd <= 64)
-                for (int k = 1; k <= static_cast<int>(max_predictions); ++k)
-                    candidates.push_back(endpoint{ep->address, static_cast<std::uint16_t>(ep->port + *pd * k)});
             start_punch(t, attempt->sid, std::move(candidates), lan,
                         [this, attempt, introducer, nat, lan](timestamp t2, const punch_session& s) {
                             connect_result res;
@@ -217,7 +279,10 @@ void overlay_node::finish(timestamp now, const std::shared_ptr<connect_attempt>&
     if (attempt->finished) return;
     attempt->finished = true;
     result.elapsed = now - attempt->started;
-    if (result.ok)
+    if (result.ok && attempt->introduce_only)
+        log_->info("introduced to {} at {} in {:.0f} ms", to_hex(attempt->target).substr(0, 16), result.remote.to_string(),
+                   to_seconds(result.elapsed) * 1000);
+    else if (result.ok)
         log_->info("connected to {} at {} ({}) in {:.0f} ms", to_hex(attempt->target).substr(0, 16), result.remote.to_string(),
                    to_string(result.path), to_seconds(result.elapsed) * 1000);
     else

@@ -17,6 +17,13 @@ overlay_member& overlay_swarm::add(std::string_view preset, const sim::link_para
     return start(std::move(m), preset == "open", std::move(log));
 }
 
+overlay_member& overlay_swarm::add_configured(std::string_view preset, const overlay::overlay_config& config) {
+    auto m = std::make_unique<overlay_member>();
+    m->site = sim::add_site(net_, plan_, preset, sim::make_link(std::chrono::milliseconds(20)));
+    m->preset = m->site.preset;
+    return start(std::move(m), preset == "open", null_logger(), &config);
+}
+
 overlay_member& overlay_swarm::add_beside(const overlay_member& sibling) {
     auto m = std::make_unique<overlay_member>();
     m->site = sibling.site;
@@ -25,9 +32,10 @@ overlay_member& overlay_swarm::add_beside(const overlay_member& sibling) {
     return start(std::move(m), false, null_logger());
 }
 
-overlay_member& overlay_swarm::start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log) {
+overlay_member& overlay_swarm::start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log,
+                                     const overlay::overlay_config* custom) {
     m->local = endpoint{net_.address(m->site.host), 6881};
-    auto config = base_;
+    auto config = custom ? *custom : base_;
     config.local = m->local;
     // Peers offer their own address to peers behind the same NAT.
     if (m->local.address.is_private()) config.lan = {m->local};

@@ -32,6 +32,8 @@ public:
     // Adds a peer behind `preset` ("open" = public) and starts it now.
     overlay_member& add(std::string_view preset, const sim::link_params& access = sim::make_link(std::chrono::milliseconds(20)),
                         logger_ptr log = null_logger());
+    // The same, with settings other than the swarm's (bootstrap and addresses are filled in).
+    overlay_member& add_configured(std::string_view preset, const overlay::overlay_config& config);
     // Adds a peer on the same LAN as `sibling`, behind the same NAT.
     overlay_member& add_beside(const overlay_member& sibling);
     void kill(overlay_member& m);
@@ -39,7 +41,8 @@ public:
     std::vector<std::unique_ptr<overlay_member>>& members() { return members_; }
 
 private:
-    overlay_member& start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log);
+    overlay_member& start(std::unique_ptr<overlay_member> m, bool seed, logger_ptr log,
+                          const overlay::overlay_config* config = nullptr);
 
     sim::network& net_;
     sim::address_plan plan_;

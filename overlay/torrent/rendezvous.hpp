@@ -1,0 +1,40 @@
+// Where peers of one torrent find each other's overlay peer ids without telling anyone
+// the info-hash: everything published is derived from it through a one-way hash, so DHT
+// nodes and introducers see only a rendezvous hash and a key that only peers holding the
+// torrent can compute. Peers publish their peer id in one of a few BEP 44 slots (mutable
+// items signed with the derived key, salted by slot number); a peer looking for others
+// reads all slots.
+#pragma once
+
+#include "dht/bencode/value.hpp"
+#include "overlay/identity.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace ovl::torrent {
+
+// Slots per torrent: more slots mean fewer peers overwriting each other, more lookups.
+inline constexpr int rendezvous_slots = 8;
+
+struct rendezvous {
+    // Carried in introductions (ctx) so the target knows which torrent is meant.
+    std::string hash;
+    // Signs the slot items; the same for every peer with the info-hash.
+    overlay::identity key;
+};
+
+// `info_hash`: the torrent's v1 (20 bytes) or v2 (32 bytes) info-hash.
+rendezvous rendezvous_for(std::span<const std::uint8_t> info_hash);
+std::string slot_salt(int slot);
+// The slot a peer publishes in (spread by its key, stable across restarts).
+int slot_of(const overlay::public_key& peer);
+
+bencode::value encode_slot(const overlay::public_key& peer);
+// nullopt unless the value is a slot naming a 32-byte peer key.
+std::optional<overlay::public_key> decode_slot(const bencode::value& v);
+
+} // namespace ovl::torrent
