@@ -1,7 +1,11 @@
 // overlay-node: runs one overlay peer (DHT node, NAT discovery, introducer when publicly
 // reachable, registrations when not) on a UDP socket until SIGINT/SIGTERM, keeping its
-// key and routing table in a state directory across restarts.
+// key and routing table in a state directory across restarts. Settings come from a TOML
+// file and flags (cli/node_settings.hpp); SIGHUP reloads the caps and the log level.
 #include "cli/endpoint_option.hpp"
+#include "cli/metrics_server.hpp"
+#include "cli/node_metrics.hpp"
+#include "cli/node_settings.hpp"
 #include "cli/node_state.hpp"
 #include "cli/overlay_session.hpp"
 #include "cli/tcp_acceptor.hpp"
@@ -11,8 +15,10 @@
 #include <CLI/Formatter.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <system_error>
+#include <variant>
 
 namespace {
 
@@ -20,6 +26,12 @@ using namespace std::chrono_literals;
 constexpr auto report_interval = 60s;
 constexpr auto save_interval = 5min;
 constexpr auto role_check_interval = 1s;
+constexpr auto metrics_interval = 1s;
+// SIGHUP only sets a flag (all a signal handler may do); the loop looks at it this often.
+constexpr auto hangup_poll_interval = 200ms;
+
+volatile std::sig_atomic_t hangup_received = 0;
+extern "C" void on_hangup(int) { hangup_received = 1; }
 
 std::uint64_t queries_served(const ovl::dht::node_stats& s) {
     return s.queries_ping + s.queries_find_node + s.queries_get_peers + s.queries_announce + s.queries_extension;
@@ -28,7 +40,9 @@ std::uint64_t queries_served(const ovl::dht::node_stats& s) {
 // The role line operators wait for; empty while the verdict is unknown.
 std::string role_line(const ovl::overlay::overlay_node& node) {
     const auto p = node.profile();
-    if (node.serving_as_introducer()) return "reachable: serving as introducer";
+    if (node.serving_as_introducer())
+        return node.introducer().limits().enabled ? "reachable: serving as introducer"
+                                                  : "reachable, but the introducer role is turned off";
     if (p.verdict == ovl::overlay::nat_verdict::unknown) return {};
     const auto held = node.registrations().introducers().size();
     if (p.verdict == ovl::overlay::nat_verdict::udp_blocked)
@@ -39,76 +53,92 @@ std::string role_line(const ovl::overlay::overlay_node& node) {
                        held == 1 ? "" : "s");
 }
 
+// The readiness line, logged once: whether reachability is verified and what the node
+// does about it. Empty while dial-back has not settled.
+std::string readiness_line(const ovl::overlay::overlay_node& node) {
+    const auto p = node.profile();
+    if (node.serving_as_introducer())
+        return node.introducer().limits().enabled
+                   ? "ready: publicly reachable (verified by dial-back), serving as introducer"
+                   : "ready: publicly reachable (verified by dial-back); introducer role turned off in the "
+                     "configuration, running as a plain DHT node";
+    if (p.verdict == ovl::overlay::nat_verdict::udp_blocked)
+        return "not ready: no DHT node answered over UDP (UDP blocked here, or the bootstrap nodes are down)";
+    if (p.verdict == ovl::overlay::nat_verdict::unknown || p.reach != ovl::overlay::reachability::unreachable) return {};
+    return fmt::format("ready: not publicly reachable ({}, dial-back probes did not arrive): running as a plain DHT "
+                       "node, not as an introducer",
+                       to_string(p.verdict));
+}
+
+int config_error(const std::string& message) {
+    std::fprintf(stderr, "overlay-node: %s\n", message.c_str());
+    return 2;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    const ovl::overlay::overlay_config defaults;
     CLI::App app{"overlay-node: an overlay peer on a mainline DHT (BEP 5) node. Works out whether it is publicly "
                  "reachable (others dial back); if so it serves as an introducer for peers behind NATs, otherwise it "
                  "registers with introducers itself. Also accepts (and at once closes) TCP connections on its port, "
-                 "which lets clients tell UDP-blocked networks from dead bootstrap nodes. Logs to stderr; stops "
-                 "cleanly on SIGINT or SIGTERM."};
+                 "which lets clients tell UDP-blocked networks from dead bootstrap nodes. Every setting is a key in "
+                 "the TOML file given with --config and a flag here (flags win). Logs to stderr; SIGHUP reloads "
+                 "the caps and the log level from the file; stops cleanly on SIGINT or SIGTERM."};
     app.option_defaults()->always_capture_default();
     app.set_version_flag("--version", std::string("overlay-node ") + OVERLAY_VERSION);
 
-    std::string listen;
-    std::vector<std::string> bootstrap;
-    std::string state_dir;
-    std::string key_file;
-    std::string log_level = "info";
-    bool allow_shared_ip = false;
-    bool no_introducer = false;
-    std::size_t max_registrations = defaults.introducer.max_registrations;
-    double introductions_per_second = defaults.introducer.introductions_per_second;
-    bool no_relay = false;
-    std::size_t relay_sessions = defaults.relay.max_sessions;
-    double relay_rate = defaults.relay.bytes_per_second;
-    app.add_option("--listen", listen, "UDP (and TCP) address to listen on, IP:PORT (port 0 picks a free port)")
-        ->required()
-        ->check(ovl::cli::endpoint_validator(ovl::cli::port_rule::zero_allowed));
-    app.add_option("--bootstrap", bootstrap, "node to join the DHT through, IP:PORT; repeatable (default: none)")
-        ->check(ovl::cli::endpoint_validator(ovl::cli::port_rule::required_nonzero));
-    app.add_option("--state-dir", state_dir,
-                   "directory keeping the node key (node.key) and known nodes across restarts (default: none, "
-                   "nothing is saved)");
-    app.add_option("--key", key_file,
-                   "key file (64 hex digits of ed25519 seed), created if missing; the peer id and DHT node id derive "
-                   "from it (default: DIR/node.key with --state-dir, else a new key each run)");
-    app.add_flag("--no-introducer", no_introducer, "never serve as an introducer (nor relay), even when publicly reachable");
-    app.add_option("--max-registrations", max_registrations,
-                   "as introducer: most registrations held at once; more are refused")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
-    app.add_option("--introductions-per-second", introductions_per_second,
-                   "as introducer: introductions served per second, overall")
-        ->check(CLI::Range(0.1, 1e7));
-    app.add_flag("--no-relay", no_relay, "as introducer: never relay traffic between peers that cannot punch");
-    app.add_option("--relay-sessions", relay_sessions, "as introducer: most relayed sessions at once")
-        ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
-    app.add_option("--relay-bytes-per-second", relay_rate, "as introducer: relayed bytes per second, all sessions")
-        ->check(CLI::Range(1.0, 1e12));
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, critical or off")
-        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-    app.add_flag("--allow-shared-ip", allow_shared_ip,
-                 "allow several routing-table entries per IP; for labs and loopback tests");
+    std::string config_file;
+    bool print_config = false;
+    bool check_only = false;
+    ovl::cli::node_settings cli_values;
+    app.add_option("--config", config_file, "TOML configuration file (see packaging/overlay-node.toml)");
+    app.add_flag("--print-config", print_config, "print the effective configuration as TOML and exit");
+    app.add_flag("--check", check_only, "check the configuration (file and flags) and exit: 0 when valid");
+    ovl::cli::add_setting_options(app, cli_values);
     CLI11_PARSE(app, argc, argv);
 
-    auto log = ovl::stderr_logger("overlay-node", log_level);
+    // Reads the file (if any) and lays the flags over it: what the node runs with.
+    auto effective = [&]() -> std::variant<ovl::cli::node_settings, std::string> {
+        ovl::cli::node_settings s;
+        if (!config_file.empty())
+            if (auto e = ovl::cli::load_config_file(config_file, s)) return *e;
+        ovl::cli::apply_command_line(app, cli_values, s);
+        if (auto e = ovl::cli::validate(s)) return *e;
+        return s;
+    };
+    auto loaded = effective();
+    if (auto* e = std::get_if<std::string>(&loaded)) return config_error(*e);
+    const auto settings = std::get<ovl::cli::node_settings>(loaded);
+    if (print_config) {
+        std::fputs(ovl::cli::to_toml(settings).c_str(), stdout);
+        return 0;
+    }
+    if (check_only) {
+        std::printf("configuration is valid\n");
+        return 0;
+    }
+
+    auto log = ovl::stderr_logger("overlay-node", settings.log_level);
+    struct sigaction hangup {};
+    hangup.sa_handler = on_hangup;
+    sigemptyset(&hangup.sa_mask);
+    hangup.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &hangup, nullptr);
     std::string error;
-    const auto listen_ep = *ovl::cli::parse_endpoint(listen, ovl::cli::port_rule::zero_allowed, error);
+    const auto listen_ep = *ovl::cli::parse_endpoint(settings.listen, ovl::cli::port_rule::zero_allowed, error);
 
     ovl::overlay::overlay_config config;
-    config.dht.table.one_node_per_ip = !allow_shared_ip;
-    config.introducer.enabled = !no_introducer;
-    config.introducer.max_registrations = max_registrations;
-    config.introducer.introductions_per_second = introductions_per_second;
-    config.relay.enabled = !no_relay && !no_introducer;
-    config.relay.max_sessions = relay_sessions;
-    config.relay.bytes_per_second = relay_rate;
-    for (const auto& text : bootstrap)
+    config.dht.table.one_node_per_ip = !settings.allow_shared_ip;
+    ovl::cli::apply_storage_budget(settings.dht_storage_bytes, config.dht);
+    config.introducer = ovl::cli::introducer_limits_of(settings);
+    config.relay = ovl::cli::relay_limits_of(settings);
+    for (const auto& text : settings.bootstrap)
         config.dht.bootstrap.push_back(*ovl::cli::parse_endpoint(text, ovl::cli::port_rule::required_nonzero, error));
+    auto key_file = settings.key;
 
     std::optional<std::filesystem::path> state_path;
-    if (!state_dir.empty()) {
+    if (!settings.state_dir.empty()) {
+        const auto& state_dir = settings.state_dir;
         std::error_code ec;
         std::filesystem::create_directories(state_dir, ec);
         if (ec) {
@@ -141,6 +171,17 @@ int main(int argc, char** argv) {
             log->error("cannot listen on {}: {}", listen_ep.to_string(), e.code().message());
             return 1;
         }
+        std::optional<ovl::cli::metrics_server> metrics;
+        if (!settings.metrics_listen.empty()) {
+            const auto at = *ovl::cli::parse_endpoint(settings.metrics_listen, ovl::cli::port_rule::zero_allowed, error);
+            try {
+                metrics.emplace(at, log);
+            } catch (const std::system_error& e) {
+                log->error("cannot serve metrics on {}: {}", at.to_string(), e.code().message());
+                return 1;
+            }
+            log->info("metrics at http://{}/metrics", metrics->local_endpoint().to_string());
+        }
         auto& session = *session_storage;
         auto& node = session.node();
         auto& driver = session.driver();
@@ -152,15 +193,22 @@ int main(int argc, char** argv) {
         auto save = [&] {
             if (state_path) ovl::cli::save_node_state(*state_path, {node.dht().id(), node.dht().export_nodes()}, *log);
         };
-        if (!can_join) log->info("no bootstrap or saved nodes: waiting for other nodes to contact us");
+        if (!can_join)
+            log->info("not ready: no bootstrap or saved nodes ([node] bootstrap): waiting for other nodes to contact us");
         driver.post([&](ovl::timestamp now) { node.start(now); });
 
         std::string last_role;
+        bool announced_ready = false;
         std::function<void(ovl::timestamp)> watch_role = [&](ovl::timestamp) {
             auto role = role_line(node);
             if (!role.empty() && role != last_role) {
                 log->info("{}", role);
                 last_role = std::move(role);
+            }
+            if (!announced_ready) {
+                const auto ready = readiness_line(node);
+                if (!ready.empty()) log->info("{}", ready);
+                announced_ready = !ready.empty();
             }
             driver.schedule(role_check_interval, watch_role);
         };
@@ -182,6 +230,44 @@ int main(int argc, char** argv) {
             driver.schedule(save_interval, periodic_save);
         };
         if (state_path) driver.schedule(save_interval, periodic_save);
+
+        std::function<void(ovl::timestamp)> publish_metrics = [&](ovl::timestamp) {
+            metrics->publish(ovl::cli::prometheus_text(node));
+            driver.schedule(metrics_interval, publish_metrics);
+        };
+        if (metrics) driver.post(publish_metrics);
+
+        // Caps and the log level come from the file again; registrations and relay
+        // sessions stay. Other keys need a restart, which the log says.
+        auto reload = [&] {
+            if (config_file.empty()) {
+                log->warn("SIGHUP: started without --config, nothing to reload");
+                return;
+            }
+            auto fresh = effective();
+            if (auto* e = std::get_if<std::string>(&fresh)) {
+                log->error("SIGHUP: keeping the running configuration: {}", *e);
+                return;
+            }
+            const auto& next = std::get<ovl::cli::node_settings>(fresh);
+            for (const auto& key : ovl::cli::restart_keys_changed(settings, next))
+                log->warn("SIGHUP: {} changed, takes effect after a restart", key);
+            log->set_level(spdlog::level::from_str(next.log_level));
+            node.set_limits(ovl::cli::introducer_limits_of(next), ovl::cli::relay_limits_of(next));
+            log->info("SIGHUP: reloaded {}: introducer {}, max {} registrations, {} introductions/s; relay {}, {} "
+                      "sessions, {} bytes/s, {} bytes/month; log level {}",
+                      config_file, next.introducer ? "on" : "off", next.max_registrations, next.introductions_per_second,
+                      next.relay ? "on" : "off", next.relay_max_sessions, next.relay_bytes_per_second,
+                      next.relay_bytes_per_month, next.log_level);
+        };
+        std::function<void(ovl::timestamp)> watch_hangup = [&](ovl::timestamp) {
+            if (hangup_received) {
+                hangup_received = 0;
+                reload();
+            }
+            driver.schedule(hangup_poll_interval, watch_hangup);
+        };
+        driver.schedule(hangup_poll_interval, watch_hangup);
 
         driver.on_termination_signal([&](int signal) {
             log->info("received {}, shutting down", signal == SIGINT ? "SIGINT" : "SIGTERM");

@@ -1,0 +1,373 @@
+// A KRPC client that drives a running overlay-node over UDP, for its tests and its soak
+// benchmark: signed registrations (like a peer behind a NAT), introductions, and DHT
+// queries. Prints one JSON object per result so scripts can check what a user would see.
+//
+//   node_load --node IP:PORT register N             N fresh keys register
+//   node_load --node IP:PORT introduce N            one target registers, N introductions to it
+//   node_load --node IP:PORT relay N                one target registers, N relay sessions to it
+//   node_load --node IP:PORT soak --seconds S --rate R
+//       open-loop mixed load (70% DHT queries, 15% registrations, 15% introductions),
+//       one line per second with throughput and latency percentiles.
+#include "dht/bencode/encode.hpp"
+#include "dht/krpc/codec.hpp"
+#include "dht/node_id.hpp"
+#include "overlay/identity.hpp"
+#include "overlay/introducer_service.hpp"
+
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <stdexcept>
+
+namespace {
+
+using namespace ovl;
+using clock_type = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+constexpr auto reply_timeout = std::chrono::seconds(2);
+
+sockaddr_in to_sockaddr(const std::string& ip, std::uint16_t port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) throw std::runtime_error("not an IPv4 address: " + ip);
+    return a;
+}
+
+// One UDP socket; replies are matched to queries by transaction id.
+class krpc_socket {
+public:
+    krpc_socket(const std::string& bind_ip, const sockaddr_in& node) : node_(node) {
+        fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+        auto local = to_sockaddr(bind_ip, 0);
+        if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0)
+            throw std::runtime_error("cannot bind a UDP socket on " + bind_ip);
+    }
+    ~krpc_socket() { ::close(fd_); }
+    krpc_socket(const krpc_socket&) = delete;
+    krpc_socket& operator=(const krpc_socket&) = delete;
+
+    std::string send_query(const std::string& method, bencode::dict args) {
+        const auto tid = std::to_string(next_tid_++);
+        args.emplace("id", self_.to_bytes());
+        auto q = krpc::message::query(tid, method, std::move(args));
+        // Read-only (BEP 43): the node must not put this load generator in its table.
+        q.read_only = true;
+        const auto wire = krpc::encode(q);
+        ::sendto(fd_, wire.data(), wire.size(), 0, reinterpret_cast<const sockaddr*>(&node_), sizeof node_);
+        return tid;
+    }
+
+    // The next response or error, or nullopt after `wait` (queries to us are skipped).
+    std::optional<krpc::message> receive(std::chrono::milliseconds wait) {
+        const auto until = clock_type::now() + wait;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0) return std::nullopt;
+            std::uint8_t buffer[2048];
+            const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
+            if (n <= 0) continue;
+            auto decoded = krpc::decode(std::span<const std::uint8_t>(buffer, static_cast<std::size_t>(n)));
+            if (auto* m = std::get_if<krpc::message>(&decoded); m && m->kind != krpc::message_kind::query) return *m;
+        }
+    }
+
+    krpc::message call(const std::string& method, bencode::dict args) {
+        const auto tid = send_query(method, std::move(args));
+        const auto until = clock_type::now() + reply_timeout;
+        while (clock_type::now() < until) {
+            auto m = receive(std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now()));
+            if (m && m->transaction_id == tid) return *m;
+        }
+        throw std::runtime_error("no reply to " + method + " within 2 s");
+    }
+
+private:
+    int fd_ = -1;
+    sockaddr_in node_;
+    random_source rng_ = random_source::from_os();
+    dht::node_id self_ = dht::node_id::random(rng_);
+    std::uint64_t next_tid_ = 1;
+};
+
+std::string key_bytes(const overlay::identity& id) {
+    const auto& k = id.public_key_bytes();
+    return {k.begin(), k.end()};
+}
+
+// What the node answered, as a short label: "ok", or the KRPC error text.
+std::string outcome(const krpc::message& m) {
+    return m.kind == krpc::message_kind::error ? m.error_message : "ok";
+}
+
+// The tokens the introducer bound to our IP, per key; the first query of a key fetches one.
+class peer_client {
+public:
+    explicit peer_client(krpc_socket& s) : socket_(s) {}
+
+    bencode::dict register_args(const overlay::identity& id, const std::string& token) {
+        bencode::dict args{{"k", key_bytes(id)}, {"tok", token}, {"nat", std::string("nat-cone")}};
+        const auto sig = id.sign(overlay::introducer_service::registration_message(*introducer_id_, token, args));
+        args.emplace("sig", std::string(sig.begin(), sig.end()));
+        return args;
+    }
+
+    krpc::message register_peer(const overlay::identity& id) {
+        auto first = socket_.call("ovl_register", {{"k", key_bytes(id)}});
+        const auto* token = bencode::find_string(first.body, "tok");
+        if (!token) return first;
+        learn_id(first);
+        return socket_.call("ovl_register", register_args(id, *token));
+    }
+
+    // Each request gets its own 8-byte session id, so relay requests open distinct sessions.
+    bencode::dict introduce_args(const overlay::identity& requester, const overlay::identity& target,
+                                 const std::string& token) {
+        bencode::dict args{{"k", key_bytes(requester)}, {"t", key_bytes(target)}, {"sid", fmt::format("{:08}", next_sid_++ % 100000000)}};
+        if (!token.empty()) args.emplace("tok", token);
+        return args;
+    }
+
+    // `method` is ovl_introduce or ovl_relay; a reply that only hands out a token is retried with it.
+    krpc::message introduce(const overlay::identity& requester, const overlay::identity& target,
+                            const std::string& method = "ovl_introduce") {
+        auto& token = tokens_[key_bytes(requester)];
+        auto reply = socket_.call(method, introduce_args(requester, target, token));
+        if (is_token_only(reply)) {
+            token = *bencode::find_string(reply.body, "tok");
+            reply = socket_.call(method, introduce_args(requester, target, token));
+        }
+        return reply;
+    }
+
+    static bool is_token_only(const krpc::message& reply) {
+        return reply.kind == krpc::message_kind::response && bencode::find_string(reply.body, "tok") &&
+               !bencode::find_string(reply.body, "sid") && !bencode::find_int(reply.body, "ttl");
+    }
+
+    void learn_id(const krpc::message& reply) {
+        if (const auto* id = bencode::find_string(reply.body, "id")) introducer_id_ = dht::node_id::from_bytes(*id);
+        if (!introducer_id_) throw std::runtime_error("the node's reply carries no node id");
+    }
+    const std::optional<dht::node_id>& introducer_id() const { return introducer_id_; }
+
+private:
+    krpc_socket& socket_;
+    std::optional<dht::node_id> introducer_id_;
+    std::map<std::string, std::string> tokens_;
+    std::uint64_t next_sid_ = 0;
+};
+
+json count_outcomes(const std::map<std::string, int>& counts) {
+    json out = json::object();
+    for (const auto& [what, n] : counts) out[what] = n;
+    return out;
+}
+
+int run_register(krpc_socket& s, random_source& rng, int n) {
+    peer_client client(s);
+    std::map<std::string, int> counts;
+    for (int i = 0; i < n; ++i) ++counts[outcome(client.register_peer(overlay::identity::generate(rng)))];
+    std::printf("%s\n", json{{"mode", "register"}, {"outcomes", count_outcomes(counts)}}.dump().c_str());
+    return 0;
+}
+
+int run_introduce(krpc_socket& s, random_source& rng, int n, const std::string& method) {
+    peer_client client(s);
+    const auto target = overlay::identity::generate(rng);
+    const auto registered = outcome(client.register_peer(target));
+    std::map<std::string, int> counts;
+    const auto requester = overlay::identity::generate(rng);
+    for (int i = 0; i < n; ++i) ++counts[outcome(client.introduce(requester, target, method))];
+    std::printf("%s\n",
+                json{{"mode", method}, {"target_registration", registered}, {"outcomes", count_outcomes(counts)}}
+                    .dump()
+                    .c_str());
+    return 0;
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Open loop: queries leave at `rate` per second whatever the node does, so a slow node
+// shows as latency and timeouts rather than as a politely slower client.
+int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
+    peer_client client(s);
+    // A pool of registered targets and requesters with tokens, refreshed as part of the load.
+    std::vector<overlay::identity> targets;
+    for (int i = 0; i < 16; ++i) {
+        targets.push_back(overlay::identity::generate(rng));
+        const auto r = client.register_peer(targets.back());
+        if (r.kind == krpc::message_kind::error) throw std::runtime_error("cannot register: " + r.error_message);
+    }
+    std::vector<overlay::identity> requesters;
+    for (int i = 0; i < 16; ++i) requesters.push_back(overlay::identity::generate(rng));
+    std::map<std::string, std::string> register_tokens;
+    for (const auto& t : targets) {
+        const auto first = s.call("ovl_register", {{"k", key_bytes(t)}});
+        register_tokens[key_bytes(t)] = *bencode::find_string(first.body, "tok");
+    }
+    std::map<std::string, std::string> introduce_tokens;
+    for (const auto& r : requesters) {
+        const auto reply = s.call("ovl_introduce", client.introduce_args(r, targets[0], ""));
+        introduce_tokens[key_bytes(r)] = *bencode::find_string(reply.body, "tok");
+    }
+
+    struct pending {
+        clock_type::time_point sent;
+        const char* kind;
+        // Registrations and introductions: whose token the reply may renew.
+        std::string key;
+    };
+    std::map<std::string, pending> in_flight;
+    std::vector<double> latencies_ms;
+    std::map<std::string, std::uint64_t> sent, answered, errors;
+    std::uint64_t timeouts = 0;
+    const auto start = clock_type::now();
+    const auto end = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
+    const auto gap = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(1.0 / rate));
+    auto next_send = start;
+    auto next_report = start + std::chrono::seconds(1);
+    std::uint64_t i = 0;
+
+    auto report = [&](double at) {
+        std::uint64_t total_sent = 0, total_answered = 0;
+        json by_kind = json::object();
+        for (const auto& [kind, n] : sent) {
+            total_sent += n;
+            total_answered += answered[kind];
+            by_kind[kind] = {{"sent", n}, {"answered", answered[kind]}, {"errors", errors[kind]}};
+        }
+        std::printf("%s\n", json{{"t", at},
+                                 {"sent", total_sent},
+                                 {"answered", total_answered},
+                                 {"timeouts", timeouts},
+                                 {"p50_ms", percentile(latencies_ms, 0.50)},
+                                 {"p99_ms", percentile(latencies_ms, 0.99)},
+                                 {"by_kind", by_kind}}
+                                .dump()
+                                .c_str());
+        std::fflush(stdout);
+        latencies_ms.clear();
+        sent.clear();
+        answered.clear();
+        errors.clear();
+        timeouts = 0;
+    };
+
+    while (clock_type::now() < end) {
+        const auto now = clock_type::now();
+        if (now >= next_send) {
+            next_send += gap;
+            const auto slot = i++ % 20;
+            std::string tid;
+            const char* kind;
+            std::string key;
+            if (slot < 14) {
+                static constexpr const char* dht_methods[] = {"ping", "find_node", "get_peers"};
+                kind = dht_methods[slot % 3];
+                bencode::dict args;
+                const auto target = dht::node_id::random(rng).to_bytes();
+                if (slot % 3 == 1) args.emplace("target", target);
+                if (slot % 3 == 2) args.emplace("info_hash", target);
+                tid = s.send_query(kind, std::move(args));
+            } else if (slot < 17) {
+                kind = "ovl_register";
+                const auto& t = targets[rng.uniform(targets.size())];
+                key = key_bytes(t);
+                tid = s.send_query(kind, client.register_args(t, register_tokens[key]));
+            } else {
+                kind = "ovl_introduce";
+                const auto& r = requesters[rng.uniform(requesters.size())];
+                const auto& t = targets[rng.uniform(targets.size())];
+                key = key_bytes(r);
+                tid = s.send_query(kind, client.introduce_args(r, t, introduce_tokens[key]));
+            }
+            in_flight[tid] = {now, kind, std::move(key)};
+            ++sent[kind];
+        }
+        if (now >= next_report) {
+            for (auto it = in_flight.begin(); it != in_flight.end();) {
+                if (now - it->second.sent > reply_timeout) {
+                    ++timeouts;
+                    it = in_flight.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            report(std::chrono::duration<double>(next_report - start).count());
+            next_report += std::chrono::seconds(1);
+        }
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(next_send, next_report) - now);
+        if (auto m = s.receive(std::max(std::chrono::milliseconds(0), wait))) {
+            auto it = in_flight.find(m->transaction_id);
+            if (it == in_flight.end()) continue;
+            latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - it->second.sent).count());
+            ++answered[it->second.kind];
+            if (m->kind == krpc::message_kind::error) ++errors[it->second.kind];
+            // Tokens rotate (every 5 min): a reply carrying only a new one renews ours.
+            if (peer_client::is_token_only(*m)) {
+                auto& tokens = std::string_view(it->second.kind) == "ovl_register" ? register_tokens : introduce_tokens;
+                tokens[it->second.key] = *bencode::find_string(m->body, "tok");
+            }
+            in_flight.erase(it);
+        }
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"node_load: drives a running overlay-node over UDP (tests and soak benchmark)"};
+    std::string node = "127.0.0.1:6881";
+    std::string bind_ip = "127.0.0.1";
+    app.add_option("--node", node, "the overlay-node, IPv4:PORT");
+    app.add_option("--bind", bind_ip, "local IPv4 address to send from");
+    int count = 0;
+    auto* reg = app.add_subcommand("register", "register N fresh keys");
+    reg->add_option("N", count)->required();
+    auto* intro = app.add_subcommand("introduce", "register a target, then ask N introductions to it");
+    intro->add_option("N", count)->required();
+    auto* relay = app.add_subcommand("relay", "register a target, then ask N relay sessions to it");
+    relay->add_option("N", count)->required();
+    double seconds = 20;
+    double rate = 1000;
+    auto* soak = app.add_subcommand("soak", "steady mixed load, one JSON line per second");
+    soak->add_option("--seconds", seconds)->check(CLI::PositiveNumber);
+    soak->add_option("--rate", rate, "queries per second")->check(CLI::Range(1.0, 1e6));
+    app.require_subcommand(1);
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        const auto colon = node.rfind(':');
+        if (colon == std::string::npos) throw std::runtime_error("--node must be IPv4:PORT");
+        krpc_socket socket(bind_ip, to_sockaddr(node.substr(0, colon), static_cast<std::uint16_t>(std::stoi(node.substr(colon + 1)))));
+        auto rng = random_source::from_os();
+        if (reg->parsed()) return run_register(socket, rng, count);
+        if (intro->parsed()) return run_introduce(socket, rng, count, "ovl_introduce");
+        if (relay->parsed()) return run_introduce(socket, rng, count, "ovl_relay");
+        return run_soak(socket, rng, seconds, rate);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "node_load: %s\n", e.what());
+        return 1;
+    }
+}
