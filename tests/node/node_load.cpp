@@ -273,7 +273,8 @@ int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
         timeouts = 0;
     };
 
-    while (clock_type::now() < end) {
+    // Until the report for the last second is out.
+    while (next_report <= end) {
         const auto now = clock_type::now();
         if (now >= next_send) {
             next_send += gap;
