@@ -64,7 +64,7 @@ int run_seed(const session_options& s, const seed_options& o) {
     atp.ti = info;
     atp.save_path = path.parent_path().string();
     atp.flags |= lt::torrent_flags::seed_mode;
-    ts.session().add_torrent(std::move(atp));
+    auto handle = ts.session().add_torrent(std::move(atp));
     const auto id = ts.overlay() ? ts.overlay()->peer_id() : std::string("(overlay off)");
     if (o.json)
         print_json({{"event", "seeding"}, {"torrent", o.out}, {"info_hash", info_hash}, {"peer_id", id},
@@ -77,7 +77,19 @@ int run_seed(const session_options& s, const seed_options& o) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (o.seconds) deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(*o.seconds));
     std::size_t reported = 0;
-    ts.run([](const lt::alert&) { return true; },
+    ts.run(
+        [&](const lt::alert& a) {
+            // Announce once the DHT can carry it, rather than at libtorrent's next round
+            // (up to dht_announce_interval, 15 min, away).
+            if (lt::alert_cast<lt::dht_bootstrap_alert>(&a)) {
+                handle.force_dht_announce();
+                if (o.json)
+                    print_json({{"event", "dht-announcing"}});
+                else
+                    std::cout << "DHT joined: announcing" << std::endl;
+            }
+            return true;
+        },
            [&] {
                if (!ts.overlay()) return;
                const auto paths = ts.overlay()->paths();

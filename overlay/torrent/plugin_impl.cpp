@@ -253,7 +253,8 @@ void overlay_plugin::impl::service_punches(timestamp now) {
     }
 }
 
-void overlay_plugin::impl::on_handshake(const lt::tcp::endpoint& remote, bool utp) {
+void overlay_plugin::impl::on_handshake(timestamp now, const lt::tcp::endpoint& remote, bool utp) {
+    now_ = now;
     const auto ep = from_lt(remote);
     auto it = std::find_if(punches.begin(), punches.end(), [&](const punch& p) {
         return std::find(p.candidates.begin(), p.candidates.end(), ep) != p.candidates.end();

@@ -28,7 +28,7 @@ struct overlay_plugin::impl {
     // Returns the torrent's rendezvous hash.
     std::string add_torrent(const lt::torrent_handle& h);
     void remove_torrent(const std::string& rdv);
-    void on_handshake(const lt::tcp::endpoint& remote, bool utp);
+    void on_handshake(timestamp now, const lt::tcp::endpoint& remote, bool utp);
 
     std::vector<peer_path> paths() const;
 

@@ -24,7 +24,8 @@ bool peer_watch::on_handshake(lt::span<char const>) {
     if (auto o = owner_.lock()) {
         lt::peer_info info;
         pc_.get_peer_info(info);
-        o->on_handshake(pc_.remote(), bool(info.flags & lt::peer_info::utp_socket));
+        o->on_handshake(timestamp_from_steady(std::chrono::steady_clock::now()), pc_.remote(),
+                        bool(info.flags & lt::peer_info::utp_socket));
     }
     return true;
 }

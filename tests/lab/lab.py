@@ -44,6 +44,8 @@ NS_RE = re.compile(r"^ovl-(\d+)-([0-9a-f]{4})-")
 RUN_DIR_PREFIX = "ovl-lab-"
 KINDS = ("masquerade", "fully-random", "firewall", "cgnat", "udp-blocked")
 BINARIES = ("overlay-node", "overlay")
+# Linked when built (the torrent rows need it): name -> folder under the build directory.
+OPTIONAL_BINARIES = {"overlay-torrent": "examples"}
 INTERNET = ipaddress.ip_network("198.51.100.0/24")
 EDGE = ipaddress.ip_network("203.0.113.0/24")
 FIREWALL_NETS = ipaddress.ip_network("192.0.2.0/24")
@@ -228,6 +230,12 @@ class RunDir:
         (self.path / "bin").mkdir()
         for b in BINARIES:
             (self.path / "bin" / b).symlink_to((self.build_dir / "cli" / b).resolve())
+        for b, folder in OPTIONAL_BINARIES.items():
+            if os.access(self.build_dir / folder / b, os.X_OK):
+                (self.path / "bin" / b).symlink_to((self.build_dir / folder / b).resolve())
+
+    def has(self, name):
+        return (self.path / "bin" / name).exists()
 
     def bin(self, name):
         return str(self.path / "bin" / name)
