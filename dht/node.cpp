@@ -23,6 +23,7 @@ node::node(node_config config, random_source rng, logger_ptr log, timestamp now)
       items_(config_.items),
       tokens_(rng_, now),
       rpc_(rng_),
+      limiter_(config_.per_ip, rng_),
       next_maintenance_(now + config_.maintenance_interval),
       next_storage_expiry_(now + storage_expiry_interval) {
     register_query(method::get, [this](timestamp t, const endpoint& from, const krpc::message& q) {
@@ -35,7 +36,18 @@ node::node(node_config config, random_source rng, logger_ptr log, timestamp now)
 
 void node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {
     ++stats_.datagrams_in;
-    auto decoded = krpc::decode(payload);
+    if (!limiter_.allow(now, from.address)) {
+        ++stats_.dropped_rate_limited;
+        return;
+    }
+    std::string why;
+    if (!reader_.parse(payload, &why)) {
+        ++stats_.dropped_malformed;
+        log_->debug("dropped datagram from {}: not bencode: {}", from.to_string(), why);
+        return;
+    }
+    if (auto simple = krpc::read_simple_query(reader_); simple && answer_simple(now, from, *simple)) return;
+    auto decoded = krpc::decode(reader_);
     if (auto* failure = std::get_if<krpc::decode_failure>(&decoded)) {
         ++stats_.dropped_malformed;
         log_->debug("dropped datagram from {}: {}", from.to_string(), failure->reason);
@@ -57,6 +69,41 @@ void node::on_message(timestamp now, const endpoint& from, const krpc::message& 
         ++stats_.dropped_unmatched;
         log_->trace("unmatched reply from {}", from.to_string());
     }
+}
+
+bool node::answer_simple(timestamp now, const endpoint& from, const krpc::simple_query& query) {
+    if (!hooks_.empty() && hooks_.contains(std::string(query.method))) return false;
+    const auto sender = node_id::from_bytes(query.sender_id);
+    if (!sender) return false;
+    const std::string_view self(reinterpret_cast<const char*>(config_.id.bytes().data()), node_id::size);
+    krpc::simple_response r{query.transaction_id, from, self, {}, {}, {}, config_.version};
+    std::string token;
+    std::vector<endpoint> peers;
+    if (query.method == method::ping) {
+        ++stats_.queries_ping;
+    } else {
+        const auto target = *node_id::from_bytes(query.target);
+        nodes_scratch_.clear();
+        write_closest_nodes(target, nodes_scratch_);
+        r.nodes = nodes_scratch_;
+        if (query.method == method::find_node) {
+            ++stats_.queries_find_node;
+        } else {
+            ++stats_.queries_get_peers;
+            token = tokens_.issue(now, from.address, target);
+            r.token = token;
+            peers = storage_.peers(now, target, config_.max_values_per_reply, rng_);
+            r.values = peers;
+        }
+    }
+    if (outbox_.size() >= config_.max_outbox) {
+        ++stats_.dropped_outbox_full;
+    } else {
+        outbox_.push_back({from, {}});
+        krpc::encode_simple_response(r, outbox_.back().payload);
+    }
+    if (!query.read_only && !config_.read_only) consider_querier(now, from, *sender);
+    return true;
 }
 
 void node::handle_query(timestamp now, const endpoint& from, const krpc::message& query) {
@@ -146,10 +193,21 @@ query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc
 }
 
 std::string node::closest_nodes(const node_id& target) const {
-    std::vector<contact> out;
-    for (const auto& e : table_.closest(target, nodes_per_reply))
-        if (e.ep.address.is_v4()) out.push_back({e.id, e.ep});
-    return encode_nodes(out);
+    std::string out;
+    write_closest_nodes(target, out);
+    return out;
+}
+
+void node::write_closest_nodes(const node_id& target, std::string& out) const {
+    // What encode_nodes() makes of the IPv4 entries, written in place.
+    table_.closest(target, nodes_per_reply, closest_scratch_);
+    for (const auto* e : closest_scratch_) {
+        if (!e->ep.address.is_v4()) continue;
+        out.append(reinterpret_cast<const char*>(e->id.bytes().data()), node_id::size);
+        out.append(reinterpret_cast<const char*>(e->ep.address.data()), 4);
+        out.push_back(static_cast<char>(e->ep.port >> 8));
+        out.push_back(static_cast<char>(e->ep.port & 0xff));
+    }
 }
 
 void node::consider_querier(timestamp now, const endpoint& from, const node_id& id) {

@@ -8,6 +8,8 @@
 #include "dht/base/datagram.hpp"
 #include "dht/base/log.hpp"
 #include "dht/base/random.hpp"
+#include "dht/bencode/decode.hpp"
+#include "dht/krpc/codec.hpp"
 #include "dht/item_store.hpp"
 #include "dht/krpc/message.hpp"
 #include "dht/krpc/rpc_manager.hpp"
@@ -124,16 +126,21 @@ public:
     std::vector<contact> export_nodes() const;
 
 private:
+    // Answers a simple query without building a tree; false when the general path must
+    // answer it instead (a response hook wants to see it).
+    bool answer_simple(timestamp now, const endpoint& from, const krpc::simple_query& query);
     void handle_query(timestamp now, const endpoint& from, const krpc::message& query);
     query_reply answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled);
     void consider_querier(timestamp now, const endpoint& from, const node_id& id);
     void queue(const endpoint& to, const krpc::message& msg);
+    std::string closest_nodes(const node_id& target) const;
+    // Appends the compact IPv4 node infos of the closest nodes to `out`.
+    void write_closest_nodes(const node_id& target, std::string& out) const;
     void maintain(timestamp now);
     std::shared_ptr<traversal> make_lookup(traversal::kind kind, const node_id& target, lookup_callback done,
                                            bool use_bootstrap);
     void start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
                       bool use_bootstrap);
-    std::string closest_nodes(const node_id& target) const;
     query_reply answer_get(timestamp now, const endpoint& from, const krpc::message& query);
     query_reply answer_put(timestamp now, const endpoint& from, const krpc::message& query);
 
@@ -145,6 +152,11 @@ private:
     item_store items_;
     token_manager tokens_;
     krpc::rpc_manager rpc_;
+    ip_rate_limiter limiter_;
+    // Reused for every datagram, so parsing and answering allocate nothing once warm.
+    bencode::flat_reader reader_;
+    mutable std::vector<const node_entry*> closest_scratch_;
+    std::string nodes_scratch_;
     std::deque<outgoing_datagram> outbox_;
     std::unordered_map<std::string, query_handler> extensions_;
     std::unordered_map<std::string, std::vector<response_hook>> hooks_;

@@ -3,6 +3,7 @@
 
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
+#include "dht/ip_rate_limiter.hpp"
 #include "dht/item_store.hpp"
 #include "dht/messages.hpp"
 #include "dht/node_id.hpp"
@@ -35,6 +36,9 @@ struct node_config {
     duration bucket_refresh_after = std::chrono::minutes(15);
     // Most peers returned in one get_peers reply (50 compact peers fit a datagram).
     std::size_t max_values_per_reply = 50;
+    // Datagrams taken in per source address (on_datagram); beyond it they are dropped
+    // unread. Raise it only for labs and load tests where many nodes share an address.
+    ip_rate_limit per_ip;
     // Datagrams waiting to be sent; beyond this the node drops instead of queueing.
     std::size_t max_outbox = 16384;
     // BEP 43: never answer queries' senders into our table; we only ask.

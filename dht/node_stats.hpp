@@ -11,6 +11,8 @@ struct node_stats {
     std::uint64_t dropped_malformed = 0;
     std::uint64_t dropped_unmatched = 0;
     std::uint64_t dropped_outbox_full = 0;
+    // Over the per-IP limit (node_config::per_ip).
+    std::uint64_t dropped_rate_limited = 0;
     std::uint64_t queries_ping = 0;
     std::uint64_t queries_find_node = 0;
     std::uint64_t queries_get_peers = 0;

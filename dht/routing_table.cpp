@@ -129,25 +129,50 @@ bool routing_table::has_room_for(timestamp now, const node_id& id) const {
 }
 
 std::vector<node_entry> routing_table::closest(const node_id& target, std::size_t count) const {
-    // Nodes in the target's bucket and all deeper buckets are closer than any node in a
-    // shallower bucket; shallower buckets get farther as their index falls. So collect
-    // from the target's bucket outwards and stop once enough are in hand.
+    std::vector<const node_entry*> found;
+    closest(target, count, found);
     std::vector<node_entry> out;
+    out.reserve(found.size());
+    for (const auto* e : found) out.push_back(*e);
+    return out;
+}
+
+void routing_table::closest(const node_id& target, std::size_t count, std::vector<const node_entry*>& out) const {
+    // Nodes fall into groups that are wholly ordered by distance to the target: first the
+    // target's own bucket (they share more leading bits with it than anyone else), then
+    // all deeper buckets together, then each shallower bucket, farther as its index falls.
+    // So only the group that crosses `count` needs a partial sort; groups before it are
+    // sorted whole, and nothing after it is looked at.
+    out.clear();
+    if (count == 0) return;
+    auto by_distance = [&](const node_entry* a, const node_entry* b) { return closer_to(target, a->id, b->id); };
     auto take = [&](const bucket& b) {
         for (const auto& e : b.live)
-            if (!is_bad(e)) out.push_back(e);
+            if (!is_bad(e)) out.push_back(&e);
+    };
+    // Sorts the group that starts at `begin`; true once `count` nodes are in hand.
+    auto close_group = [&](std::size_t begin) {
+        const auto first = out.begin() + static_cast<std::ptrdiff_t>(begin);
+        if (out.size() < count) {
+            std::sort(first, out.end(), by_distance);
+            return false;
+        }
+        const auto keep = out.begin() + static_cast<std::ptrdiff_t>(count);
+        std::partial_sort(first, keep, out.end(), by_distance);
+        out.erase(keep, out.end());
+        return true;
     };
     const std::size_t first = bucket_index(target);
-    for (std::size_t i = first; i < buckets_.size(); ++i) take(buckets_[i]);
-    for (std::size_t i = first; i-- > 0 && out.size() < count;) take(buckets_[i]);
-    auto by_distance = [&](const node_entry& a, const node_entry& b) { return closer_to(target, a.id, b.id); };
-    if (out.size() > count) {
-        std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(count), out.end(), by_distance);
-        out.resize(count);
-    } else {
-        std::sort(out.begin(), out.end(), by_distance);
+    take(buckets_[first]);
+    if (close_group(0)) return;
+    std::size_t begin = out.size();
+    for (std::size_t i = first + 1; i < buckets_.size(); ++i) take(buckets_[i]);
+    if (close_group(begin)) return;
+    for (std::size_t i = first; i-- > 0;) {
+        begin = out.size();
+        take(buckets_[i]);
+        if (close_group(begin)) return;
     }
-    return out;
 }
 
 const node_entry* routing_table::find(const node_id& id) const {

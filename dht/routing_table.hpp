@@ -58,6 +58,9 @@ public:
 
     // Up to `count` known nodes closest to `target`, closest first; bad nodes excluded.
     std::vector<node_entry> closest(const node_id& target, std::size_t count) const;
+    // The same as pointers into the table (valid until it next changes), written to a
+    // buffer the caller reuses, so that answering a query allocates nothing.
+    void closest(const node_id& target, std::size_t count, std::vector<const node_entry*>& out) const;
     const node_entry* find(const node_id& id) const;
 
     // Questionable members that should be pinged, oldest first (at most `max`).

@@ -33,24 +33,75 @@ value convert(const lt::bdecode_node& n) {
     return value();
 }
 
+bool parse_into(lt::bdecode_node& node, std::span<const std::uint8_t> input, std::string* error,
+                const decode_limits& limits) {
+    if (input.size() > limits.max_input) {
+        if (error) *error = "input too large";
+        return false;
+    }
+    const auto* start = reinterpret_cast<const char*>(input.data());
+    lt::error_code ec;
+    int error_pos = 0;
+    lt::bdecode(start, start + input.size(), node, ec, &error_pos, limits.max_depth, limits.max_tokens);
+    if (ec) {
+        if (error) *error = ec.message() + " at byte " + std::to_string(error_pos);
+        return false;
+    }
+    return true;
+}
+
 } // namespace
 
 std::optional<value> decode(std::span<const std::uint8_t> input, std::string* error,
                             const decode_limits& limits) {
-    if (input.size() > limits.max_input) {
-        if (error) *error = "input too large";
-        return std::nullopt;
-    }
-    lt::error_code ec;
-    int error_pos = 0;
-    auto node = lt::bdecode({reinterpret_cast<const char*>(input.data()), static_cast<long>(input.size())},
-                            ec, &error_pos, limits.max_depth, limits.max_tokens);
-    if (ec) {
-        if (error) *error = ec.message() + " at byte " + std::to_string(error_pos);
-        return std::nullopt;
-    }
+    lt::bdecode_node node;
+    if (!parse_into(node, input, error, limits)) return std::nullopt;
     // The conversion recurses, but bdecode has already bounded the depth.
     return convert(node);
+}
+
+struct flat_reader::impl {
+    lt::bdecode_node root;
+};
+
+flat_reader::flat_reader() : impl_(std::make_unique<impl>()) {}
+flat_reader::~flat_reader() = default;
+
+bool flat_reader::parse(std::span<const std::uint8_t> input, std::string* error, const decode_limits& limits) {
+    // bdecode() clears the node but keeps its token vector's capacity.
+    return parse_into(impl_->root, input, error, limits);
+}
+
+value flat_reader::tree() const { return convert(impl_->root); }
+
+namespace {
+
+lt::bdecode_node find(const lt::bdecode_node& dict, std::string_view key) {
+    if (dict.type() != lt::bdecode_node::dict_t) return {};
+    return dict.dict_find(lt::string_view(key.data(), key.size()));
+}
+
+std::optional<std::string_view> string_in(const lt::bdecode_node& dict, std::string_view key) {
+    auto n = find(dict, key);
+    if (n.type() != lt::bdecode_node::string_t) return std::nullopt;
+    const auto s = n.string_value();
+    return std::string_view(s.data(), s.size());
+}
+
+} // namespace
+
+std::optional<std::string_view> flat_reader::find_string(std::string_view key) const {
+    return string_in(impl_->root, key);
+}
+
+std::optional<std::int64_t> flat_reader::find_int(std::string_view key) const {
+    auto n = find(impl_->root, key);
+    if (n.type() != lt::bdecode_node::int_t) return std::nullopt;
+    return n.int_value();
+}
+
+std::optional<std::string_view> flat_reader::find_string(std::string_view outer, std::string_view key) const {
+    return string_in(find(impl_->root, outer), key);
 }
 
 } // namespace ovl::bencode

@@ -6,8 +6,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <optional>
 #include <system_error>
 
@@ -21,12 +28,33 @@ namespace {
 // Large enough for any UDP payload over IPv4, so nothing is truncated silently; the
 // core itself drops what it considers oversized (8 KiB for KRPC).
 constexpr std::size_t receive_buffer_size = 64 * 1024;
+// Datagrams read (recvmmsg) or written (sendmmsg) per system call. Under load one wake-up
+// then serves a whole batch: one clock read, one flush and one timer check per batch.
+constexpr std::size_t batch_size = 32;
+// Batches read per wake-up before other handlers (timers, posts, signals) get a turn.
+constexpr int batches_per_wakeup = 8;
 
 udp::endpoint to_asio(const endpoint& ep) {
     if (ep.address.is_v4()) return {asio::ip::address_v4(ep.address.v4_value()), ep.port};
     asio::ip::address_v6::bytes_type b{};
     std::copy_n(ep.address.data(), b.size(), b.begin());
     return {asio::ip::address_v6(b), ep.port};
+}
+
+endpoint from_sockaddr(const sockaddr_storage& ss) {
+    if (ss.ss_family == AF_INET) {
+        const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
+        return {ip_address::v4(ntohl(a.sin_addr.s_addr)), ntohs(a.sin_port)};
+    }
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(ss);
+    std::array<std::uint8_t, 16> b{};
+    std::memcpy(b.data(), a.sin6_addr.s6_addr, b.size());
+    const bool v4_mapped = std::all_of(b.begin(), b.begin() + 10, [](std::uint8_t x) { return x == 0; }) &&
+                           b[10] == 0xff && b[11] == 0xff;
+    if (v4_mapped)
+        return {ip_address::v4(std::uint32_t(b[12]) << 24 | std::uint32_t(b[13]) << 16 | std::uint32_t(b[14]) << 8 | b[15]),
+                ntohs(a.sin6_port)};
+    return {ip_address::v6(b), ntohs(a.sin6_port)};
 }
 
 endpoint from_asio(const udp::endpoint& ep) {
@@ -51,7 +79,7 @@ timestamp steady_now() { return timestamp_from_steady(std::chrono::steady_clock:
 
 struct udp_driver::impl {
     impl(datagram_core& c, const endpoint& bind_to, logger_ptr l)
-        : core(c), log(std::move(l)), socket(io), timer(io), buffer(receive_buffer_size) {
+        : core(c), log(std::move(l)), socket(io), timer(io), buffer(receive_buffer_size * batch_size) {
         const auto local = to_asio(bind_to);
         boost::system::error_code ec;
         socket.open(local.protocol(), ec);
@@ -65,34 +93,88 @@ struct udp_driver::impl {
         asio::post(io, [this] { flush(); });
     }
 
+    // Waits for the socket to become readable, then reads what is queued in batches.
     void receive() {
-        socket.async_receive_from(asio::buffer(buffer), sender, [this](const boost::system::error_code& ec,
-                                                                         std::size_t n) {
+        socket.async_wait(udp::socket::wait_read, [this](const boost::system::error_code& ec) {
             if (ec == asio::error::operation_aborted) return;
-            if (ec) {
-                // ICMP errors and the like: the socket is still usable.
-                log->debug("receive error: {}", ec.message());
-            } else {
-                core.on_datagram(steady_now(), from_asio(sender), bytes_view(buffer.data(), n));
-                flush();
-            }
+            if (ec) log->debug("wait error: {}", ec.message());
+            else read_batches();
             receive();
         });
     }
 
+    void read_batches() {
+        for (int round = 0; round < batches_per_wakeup; ++round) {
+            for (std::size_t i = 0; i < batch_size; ++i) {
+                iov[i] = {buffer.data() + i * receive_buffer_size, receive_buffer_size};
+                in[i] = {};
+                in[i].msg_hdr.msg_iov = &iov[i];
+                in[i].msg_hdr.msg_iovlen = 1;
+                in[i].msg_hdr.msg_name = &senders[i];
+                in[i].msg_hdr.msg_namelen = sizeof senders[i];
+            }
+            const int n = ::recvmmsg(socket.native_handle(), in.data(), batch_size, MSG_DONTWAIT, nullptr);
+            if (n <= 0) {
+                // EAGAIN: drained. Other errors (ICMP reports and the like) leave the socket usable.
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                    log->debug("receive error: {}", std::strerror(errno));
+                break;
+            }
+            const auto now = steady_now();
+            for (int i = 0; i < n; ++i)
+                core.on_datagram(now, from_sockaddr(senders[i]),
+                                 bytes_view(buffer.data() + static_cast<std::size_t>(i) * receive_buffer_size, in[i].msg_len));
+            flush();
+            if (static_cast<std::size_t>(n) < batch_size) break;
+        }
+    }
+
     void flush() {
-        while (auto d = core.poll_transmit()) send(*d);
+        while (auto d = core.poll_transmit()) {
+            if (d->to.address.is_v4() != socket_is_v4) {
+                log->debug("dropped datagram to {}: address family differs from the socket's", d->to.to_string());
+            } else if (d->from_secondary_port) {
+                send_secondary(*d);
+            } else {
+                outgoing.push_back(std::move(*d));
+                if (outgoing.size() == batch_size) send_batch();
+            }
+        }
+        send_batch();
         arm_timer();
     }
 
-    void send(const outgoing_datagram& d) {
-        if (d.to.address.is_v4() != socket_is_v4) {
-            log->debug("dropped datagram to {}: address family differs from the socket's", d.to.to_string());
-            return;
+    void send_batch() {
+        const std::size_t count = outgoing.size();
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto& d = outgoing[i];
+            const auto to = to_asio(d.to);
+            std::memcpy(&destinations[i], to.data(), to.size());
+            out_iov[i] = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
+            out[i] = {};
+            out[i].msg_hdr.msg_iov = &out_iov[i];
+            out[i].msg_hdr.msg_iovlen = 1;
+            out[i].msg_hdr.msg_name = &destinations[i];
+            out[i].msg_hdr.msg_namelen = static_cast<socklen_t>(to.size());
         }
+        std::size_t sent = 0;
+        while (sent < count) {
+            const int n = ::sendmmsg(socket.native_handle(), out.data() + sent, static_cast<unsigned>(count - sent), 0);
+            if (n > 0) {
+                sent += static_cast<std::size_t>(n);
+                continue;
+            }
+            // Sends never block the loop: a full socket buffer (or any other error) drops
+            // this datagram, which KRPC's timeouts and retries already cope with.
+            log->debug("dropped datagram to {}: {}", outgoing[sent].to.to_string(), std::strerror(errno));
+            ++sent;
+        }
+        outgoing.clear();
+    }
+
+    void send_secondary(const outgoing_datagram& d) {
         boost::system::error_code ec;
-        auto& out = d.from_secondary_port ? secondary_socket() : socket;
-        out.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
+        secondary_socket().send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
         if (ec) log->debug("dropped datagram to {}: {}", d.to.to_string(), ec.message());
     }
 
@@ -140,7 +222,13 @@ struct udp_driver::impl {
     std::optional<timestamp> armed;
     std::uint64_t timer_generation = 0;
     std::vector<std::uint8_t> buffer;
-    udp::endpoint sender;
+    std::array<mmsghdr, batch_size> in{};
+    std::array<iovec, batch_size> iov{};
+    std::array<sockaddr_storage, batch_size> senders{};
+    std::vector<outgoing_datagram> outgoing;
+    std::array<mmsghdr, batch_size> out{};
+    std::array<iovec, batch_size> out_iov{};
+    std::array<sockaddr_storage, batch_size> destinations{};
     std::optional<asio::signal_set> signals;
 };
 

@@ -1,7 +1,8 @@
 // The Boost.Asio edge for any sans-I/O core: one io_context, one UDP socket and one
-// timer. Received datagrams and timer expiries go into the core; after every call the
-// driver drains the core's outgoing datagrams and re-arms the timer at its deadline.
-// Asio stays behind a pimpl so that cores and CLI code compile without it.
+// timer. Received datagrams and timer expiries go into the core; after every call (for
+// datagrams: every batch, read with recvmmsg) the driver drains the core's outgoing
+// datagrams, sending them in batches with sendmmsg (Linux), and re-arms the timer at its
+// deadline. Asio stays behind a pimpl so that cores and CLI code compile without it.
 #pragma once
 
 #include "dht/base/datagram.hpp"

@@ -4,6 +4,9 @@
 #include "dht/bencode/encode.hpp"
 #include "dht/krpc/compact.hpp"
 
+#include <charconv>
+#include <cstring>
+
 namespace ovl::krpc {
 
 namespace {
@@ -19,9 +22,14 @@ decode_failure reply_error(const std::string& tid, int code, std::string reason)
 
 decode_result decode(std::span<const std::uint8_t> datagram) {
     std::string why;
-    auto root = bencode::decode(datagram, &why);
-    if (!root) return drop("not bencode: " + why);
-    const auto* d = root->as_dict();
+    bencode::flat_reader reader;
+    if (!reader.parse(datagram, &why)) return drop("not bencode: " + why);
+    return decode(reader);
+}
+
+decode_result decode(const bencode::flat_reader& parsed) {
+    const auto root = parsed.tree();
+    const auto* d = root.as_dict();
     if (!d) return drop("not a dictionary");
 
     const auto* tid = bencode::find_string(*d, "t");
@@ -72,6 +80,94 @@ decode_result decode(std::span<const std::uint8_t> datagram) {
     }
     if (const auto* ip = bencode::find_string(*d, "ip")) m.observed = parse_compact_endpoint(*ip);
     return m;
+}
+
+std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed) {
+    const auto y = parsed.find_string("y");
+    if (!y || *y != "q") return std::nullopt;
+    simple_query q;
+    const auto t = parsed.find_string("t");
+    const auto method = parsed.find_string("q");
+    const auto id = parsed.find_string("a", "id");
+    if (!t || t->size() > max_transaction_id || !method || !id || id->size() != 20) return std::nullopt;
+    q.transaction_id = *t;
+    q.method = *method;
+    q.sender_id = *id;
+    if (q.method == "find_node" || q.method == "get_peers") {
+        const auto target = parsed.find_string("a", q.method == "find_node" ? "target" : "info_hash");
+        if (!target || target->size() != 20) return std::nullopt;
+        q.target = *target;
+    } else if (q.method != "ping") {
+        return std::nullopt;
+    }
+    if (const auto ro = parsed.find_int("ro")) q.read_only = (*ro == 1);
+    return q;
+}
+
+namespace {
+
+// Writes into a buffer already sized for everything, so encoding allocates only once.
+class writer {
+public:
+    explicit writer(std::uint8_t* at) : at_(at) {}
+    void raw(std::string_view s) {
+        std::memcpy(at_, s.data(), s.size());
+        at_ += s.size();
+    }
+    void string(std::string_view s) {
+        char digits[20];
+        const auto end = std::to_chars(digits, digits + sizeof digits, s.size()).ptr;
+        raw({digits, static_cast<std::size_t>(end - digits)});
+        *at_++ = ':';
+        raw(s);
+    }
+    void endpoint_string(const endpoint& ep) {
+        *at_++ = ep.address.is_v4() ? '6' : '1';
+        if (!ep.address.is_v4()) *at_++ = '8';
+        *at_++ = ':';
+        std::memcpy(at_, ep.address.data(), ep.address.size());
+        at_ += ep.address.size();
+        *at_++ = static_cast<std::uint8_t>(ep.port >> 8);
+        *at_++ = static_cast<std::uint8_t>(ep.port & 0xff);
+    }
+
+private:
+    std::uint8_t* at_;
+};
+
+std::size_t string_size(std::size_t n) { return std::to_string(n).size() + 1 + n; }
+std::size_t endpoint_string_size(const endpoint& ep) { return ep.address.is_v4() ? 8 : 21; }
+
+} // namespace
+
+void encode_simple_response(const simple_response& r, std::vector<std::uint8_t>& out) {
+    std::size_t size = 5 + endpoint_string_size(r.observed) + 8 + string_size(r.id.size()) + 4 + string_size(r.transaction_id.size()) + 7;
+    if (r.nodes) size += 7 + string_size(r.nodes->size());
+    if (r.token) size += 7 + string_size(r.token->size());
+    if (!r.values.empty()) {
+        size += 10;
+        for (const auto& p : r.values) size += endpoint_string_size(p);
+    }
+    if (!r.version.empty()) size += 3 + string_size(r.version.size());
+    const auto old = out.size();
+    out.resize(old + size);
+    // Keys in canonical (sorted) order, at both levels.
+    writer w(out.data() + old);
+    w.raw("d2:ip");
+    w.endpoint_string(r.observed);
+    w.raw("1:rd2:id");
+    w.string(r.id);
+    if (r.nodes) w.raw("5:nodes"), w.string(*r.nodes);
+    if (r.token) w.raw("5:token"), w.string(*r.token);
+    if (!r.values.empty()) {
+        w.raw("6:valuesl");
+        for (const auto& p : r.values) w.endpoint_string(p);
+        w.raw("e");
+    }
+    w.raw("e1:t");
+    w.string(r.transaction_id);
+    if (!r.version.empty()) w.raw("1:v"), w.string(r.version);
+    w.raw("1:y1:re");
 }
 
 std::vector<std::uint8_t> encode(const message& m) {

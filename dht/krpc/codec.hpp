@@ -4,11 +4,14 @@
 // else, so that garbage never makes us send: no amplification).
 #pragma once
 
+#include "dht/bencode/decode.hpp"
 #include "dht/krpc/message.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -26,6 +29,39 @@ struct decode_failure {
 using decode_result = std::variant<message, decode_failure>;
 
 decode_result decode(std::span<const std::uint8_t> datagram);
+// The same, for a datagram the reader has already parsed successfully.
+decode_result decode(const bencode::flat_reader& parsed);
 std::vector<std::uint8_t> encode(const message& m);
+
+// Nearly all of a public node's load is ping, find_node and get_peers, answered from a
+// handful of fields. These are read straight from the flat parse, with no tree, and the
+// answer is written straight to bytes.
+struct simple_query {
+    std::string_view transaction_id;
+    std::string_view method;
+    std::string_view sender_id;
+    // find_node's "target" or get_peers' "info_hash"; empty for ping.
+    std::string_view target;
+    bool read_only = false;
+};
+
+// A well-formed ping, find_node or get_peers (20-byte id and target, transaction id no
+// longer than max_transaction_id), with the fields decode() would read for it; nullopt
+// for anything else, which then goes through decode() and its error replies.
+std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed);
+
+struct simple_response {
+    std::string_view transaction_id;
+    endpoint observed;
+    std::string_view id;
+    // Each present only when set; `values` only when not empty.
+    std::optional<std::string_view> nodes;
+    std::optional<std::string_view> token;
+    std::span<const endpoint> values;
+    std::string_view version;
+};
+
+// Exactly the bytes encode() gives for the response message with these values.
+void encode_simple_response(const simple_response& r, std::vector<std::uint8_t>& out);
 
 } // namespace ovl::krpc

@@ -1,7 +1,9 @@
 // lt_dht_target: a stock libtorrent::session running only its DHT node, with the DHT's
 // rate limits raised so that the CPU is the limit, as the other half of the side-by-side
 // benchmark (tests/bench/dht_side_by_side). Prints "listening on PORT" once the DHT
-// socket is up, then runs until SIGINT/SIGTERM.
+// socket is up, then runs until SIGINT/SIGTERM. Lines "add IP:PORT" on stdin make it
+// ping that node (session::add_dht_node): libtorrent only puts nodes that answered it in
+// find_node replies, and on its own it verifies nodes that queried it at about one a second.
 //
 //   lt_dht_target IP:PORT
 #include <libtorrent/session.hpp>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -58,6 +61,14 @@ int main(int argc, char** argv) {
     }
     std::printf("listening on %d\n", session.listen_port());
     std::fflush(stdout);
+    // Detached: it may stay blocked on stdin until the process exits.
+    std::thread([&session] {
+        for (std::string line; std::getline(std::cin, line);) {
+            const auto colon = line.rfind(':');
+            if (line.rfind("add ", 0) != 0 || colon == std::string::npos) continue;
+            session.add_dht_node({line.substr(4, colon - 4), std::stoi(line.substr(colon + 1))});
+        }
+    }).detach();
     while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return 0;
 }
