@@ -65,8 +65,10 @@ int run_get(const session_options& s, const get_options& o) {
         return true;
     };
     const auto deadline = started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(o.timeout));
-    const auto why = ts.run(on_alert, [&] { if (!o.json) progress_bar(handle.status(), tty); }, deadline);
-    if (tty && !o.json) std::fputc('\n', stderr);
+    // With --json the bar only goes to a terminal, so scripts see one clean object.
+    const bool bar = !o.json || tty;
+    const auto why = ts.run(on_alert, [&] { if (bar) progress_bar(handle.status(), tty); }, deadline);
+    if (tty && bar) std::fputc('\n', stderr);
 
     const auto st = handle.status();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
