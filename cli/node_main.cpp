@@ -119,6 +119,7 @@ int main(int argc, char** argv) {
     }
 
     auto log = ovl::stderr_logger("overlay-node", settings.log_level);
+    // Early, so that a reload request during start-up never kills the node (SIGHUP's default).
     struct sigaction hangup {};
     hangup.sa_handler = on_hangup;
     sigemptyset(&hangup.sa_mask);

@@ -28,7 +28,7 @@ struct node_settings {
     bool allow_shared_ip = false;
     // [introducer]
     bool introducer = true;
-    std::int64_t max_registrations = 20000;
+    std::int64_t max_registrations = 5000;
     double introductions_per_second = 500;
     double introductions_per_requester = 2;
     double introductions_per_subnet = 10;

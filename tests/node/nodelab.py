@@ -19,7 +19,7 @@ NET = "198.51.100."
 CLIENT_IP = NET + "1"
 
 
-def enter_private_network(hosts=16):
+def enter_private_network(hosts=32):
     """Re-runs this script in a new network namespace (root and unshare needed, else the
     test is skipped), then brings up its loopback with NET.1 .. NET.hosts."""
     if os.environ.get("OVERLAY_NODE_TEST_NETNS") != "1":
