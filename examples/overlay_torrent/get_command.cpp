@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <optional>
 #include <iostream>
 #include <unistd.h>
 
@@ -50,7 +51,14 @@ int run_get(const session_options& s, const get_options& o) {
     const bool tty = isatty(STDERR_FILENO) != 0;
     enum class phase { downloading, rechecking, verified } now_in = phase::downloading;
     std::string failure;
+    // From the first block received to the last: the transfer itself, without discovery.
+    std::optional<std::chrono::steady_clock::time_point> first_block, last_block;
     auto on_alert = [&](const lt::alert& a) {
+        if (lt::alert_cast<lt::block_finished_alert>(&a)) {
+            last_block = std::chrono::steady_clock::now();
+            if (!first_block) first_block = last_block;
+            return true;
+        }
         if (const auto* e = lt::alert_cast<lt::file_error_alert>(&a)) {
             failure = "file error: " + e->error.message();
             return false;
@@ -85,6 +93,11 @@ int run_get(const session_options& s, const get_options& o) {
                          {"path", path.empty() ? nlohmann::json() : nlohmann::json(path)}, {"peers", st.num_peers}};
         if (!path.empty()) j["connect_ms"] = connect_ms;
         if (ok) j["mb_per_s"] = total / seconds / 1e6;
+        if (ok && first_block && *last_block > *first_block) {
+            const double transfer = std::chrono::duration<double>(*last_block - *first_block).count();
+            j["transfer_seconds"] = transfer;
+            j["transfer_mb_per_s"] = total / transfer / 1e6;
+        }
         if (!ok) j["error"] = failure;
         std::cout << j.dump() << std::endl;
     } else if (ok) {

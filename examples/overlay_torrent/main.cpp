@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     get_cmd->add_option("--dir", get.dir, "directory to download into")->required();
     get_cmd->add_option("--timeout", get.timeout, "give up after this many seconds")->check(CLI::PositiveNumber);
     get_cmd->add_flag("--json", get.json,
-                      "print one JSON object: ok, bytes, seconds, path, connect_ms, peers, mb_per_s (or error)");
+                      "print one JSON object: ok, bytes, seconds, path, connect_ms, peers, mb_per_s, transfer_seconds, "
+                      "transfer_mb_per_s (or error)");
     add_session_flags(get_cmd);
 
     CLI11_PARSE(app, argc, argv);

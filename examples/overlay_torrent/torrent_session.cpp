@@ -28,7 +28,7 @@ torrent_session::torrent_session(const session_options& o) {
     pack.set_str(lt::settings_pack::dht_bootstrap_nodes, join(o.bootstrap));
     pack.set_int(lt::settings_pack::alert_mask, lt::alert_category::status | lt::alert_category::error |
                                                     lt::alert_category::storage | lt::alert_category::tracker |
-                                                    lt::alert_category::dht);
+                                                    lt::alert_category::dht | lt::alert_category::block_progress);
     if (o.overlay) {
         torrent::plugin_settings s;
         s.bootstrap = o.bootstrap;

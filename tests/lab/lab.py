@@ -577,6 +577,20 @@ class Lab:
 
 # ---------------------------------------------------------------- command line
 
+def start_introducers(lab, names, port=6881, timeout=40):
+    """Starts overlay-node on each public node in `names`, each bootstrapping through the
+    others, and waits until every one has verified by dial-back that it is publicly
+    reachable and serves as an introducer. Returns {name: ip}."""
+    ips = {n: lab.node(n).ip for n in names}
+    procs = {}
+    for n in names:
+        boot = [a for m in names if m != n for a in ("--bootstrap", f"{ips[m]}:{port}")]
+        procs[n] = lab.spawn(n, f"node-{n}", [lab.bin("overlay-node"), "--listen", f"{ips[n]}:{port}", *boot])
+    for n in names:
+        lab.wait_log(procs[n], r"reachable: serving as introducer", timeout=timeout)
+    return ips
+
+
 def default_build():
     return os.environ.get("OVERLAY_BUILD_DIR") or str(Path(__file__).resolve().parents[2] / "build")
 
