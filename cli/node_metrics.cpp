@@ -49,7 +49,10 @@ std::string prometheus_text(const overlay::overlay_node& node) {
     w.labelled("overlay_dht_datagrams_total", "counter", "UDP datagrams handled by the node.", "direction",
                {{"in", d.datagrams_in}, {"out", d.datagrams_out}});
     w.labelled("overlay_dht_dropped_total", "counter", "Datagrams dropped, by reason.", "reason",
-               {{"malformed", d.dropped_malformed}, {"unmatched", d.dropped_unmatched}, {"outbox_full", d.dropped_outbox_full}});
+               {{"malformed", d.dropped_malformed},
+                {"unmatched", d.dropped_unmatched},
+                {"outbox_full", d.dropped_outbox_full},
+                {"rate_limited", d.dropped_rate_limited}});
     w.one("overlay_dht_stored_peers", "gauge", "Peers announced to this node and stored for others.",
           static_cast<double>(dht.storage().peer_count()));
     w.one("overlay_dht_storage_bytes", "gauge", "Memory held by stored peers and BEP 44 items.",

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Soak benchmark: one real overlay-node (introducer, verified reachable, default caps
-except the per-requester ones, since all load comes from one client IP) under a steady
+except the per-requester and per-/24 ones, since the load comes from one /24) under a steady
 open-loop mixed load from tests/node/node_load: 70% DHT queries (ping, find_node,
-get_peers), 15% signed registrations, 15% introductions. Prints throughput, latency
+get_peers), 15% signed registrations, 15% introductions, spread over --sources client
+addresses (the node answers at most 100 datagrams/s per IP). Prints throughput, latency
 percentiles, the node's CPU use and its RSS over time, then a summary.
 
-  node_soak.py --overlay-node PATH --node-load PATH [--seconds 600] [--rate 1000]
+  node_soak.py --overlay-node PATH --node-load PATH [--seconds 600] [--rate 1000] [--sources 32]
 
 Runs in a private network namespace (needs root; see tests/node/nodelab.py). With a short
 --seconds it is the CI smoke run; it fails when the node answers under 95% of the queries."""
@@ -18,13 +19,15 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node"))
-from nodelab import CLIENT_IP, Cluster, enter_private_network, scrape  # noqa: E402
+from nodelab import Cluster, client_ips, enter_private_network, scrape  # noqa: E402
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--overlay-node", required=True)
 parser.add_argument("--node-load", required=True)
 parser.add_argument("--seconds", type=float, default=600)
 parser.add_argument("--rate", type=float, default=1000, help="queries per second, all kinds together")
+parser.add_argument("--sources", type=int, default=32, choices=range(1, 251), metavar="1..250",
+                    help="client addresses the load comes from")
 parser.add_argument("--sample", type=float, default=None, help="seconds between CPU/RSS samples (default: seconds/20)")
 args = parser.parse_args()
 enter_private_network()
@@ -33,6 +36,7 @@ sample_every = args.sample or max(1.0, args.seconds / 20)
 CONFIG = """[node]
 listen = "198.51.100.11:0"
 [introducer]
+introductions_per_second = 100000
 introductions_per_requester = 100000
 introductions_per_subnet = 100000
 introductions_per_target = 100000
@@ -62,14 +66,16 @@ try:
     node.wait_log(r"ready: publicly reachable", 40)
     url = node.metrics_url()
     pid = node.proc.pid
-    load = subprocess.Popen([args.node_load, "--node", node.endpoint, "--bind", CLIENT_IP, "soak",
+    binds = [a for ip in client_ips(args.sources) for a in ("--bind", ip)]
+    load = subprocess.Popen([args.node_load, "--node", node.endpoint, *binds, "soak",
                              "--seconds", str(args.seconds), "--rate", str(args.rate)],
                             stdout=subprocess.PIPE, text=True)
     seconds = []
     reader = threading.Thread(target=lambda: seconds.extend(json.loads(line) for line in load.stdout))
     reader.start()
 
-    print(f"node {node.endpoint}, load {args.rate:.0f} queries/s for {args.seconds:.0f} s")
+    print(f"node {node.endpoint}, load {args.rate:.0f} queries/s from {args.sources} addresses "
+          f"for {args.seconds:.0f} s")
     print(f"{'t (s)':>7} {'RSS MiB':>8} {'CPU %':>6} {'answered/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'timeouts':>8}")
     start = time.monotonic()
     last_cpu, last_t = cpu_seconds(pid), start

@@ -7,7 +7,8 @@
 //   node_load --node IP:PORT relay N                one target registers, N relay sessions to it
 //   node_load --node IP:PORT soak --seconds S --rate R
 //       open-loop mixed load (70% DHT queries, 15% registrations, 15% introductions),
-//       one line per second with throughput and latency percentiles.
+//       one line per second with throughput and latency percentiles; with several
+//       --bind addresses the load is spread over them (the node limits each IP).
 #include "dht/bencode/encode.hpp"
 #include "dht/krpc/codec.hpp"
 #include "dht/node_id.hpp"
@@ -30,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <stdexcept>
 
 namespace {
@@ -79,13 +81,21 @@ public:
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock_type::now());
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(0, left.count()))) <= 0) return std::nullopt;
-            std::uint8_t buffer[2048];
-            const auto n = ::recv(fd_, buffer, sizeof buffer, 0);
-            if (n <= 0) continue;
-            auto decoded = krpc::decode(std::span<const std::uint8_t>(buffer, static_cast<std::size_t>(n)));
-            if (auto* m = std::get_if<krpc::message>(&decoded); m && m->kind != krpc::message_kind::query) return *m;
+            if (auto m = read_one()) return m;
         }
     }
+
+    // One waiting datagram, if it is a response or an error; never blocks.
+    std::optional<krpc::message> read_one() {
+        std::uint8_t buffer[2048];
+        const auto n = ::recv(fd_, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n <= 0) return std::nullopt;
+        auto decoded = krpc::decode(std::span<const std::uint8_t>(buffer, static_cast<std::size_t>(n)));
+        if (auto* m = std::get_if<krpc::message>(&decoded); m && m->kind != krpc::message_kind::query) return *m;
+        return std::nullopt;
+    }
+
+    int fd() const { return fd_; }
 
     krpc::message call(const std::string& method, bencode::dict args) {
         const auto tid = send_query(method, std::move(args));
@@ -102,7 +112,8 @@ private:
     sockaddr_in node_;
     random_source rng_ = random_source::from_os();
     dht::node_id self_ = dht::node_id::random(rng_);
-    std::uint64_t next_tid_ = 1;
+    // Shared by all sockets, so that a transaction id names one query of the whole run.
+    static inline std::uint64_t next_tid_ = 1;
 };
 
 std::string key_bytes(const overlay::identity& id) {
@@ -207,35 +218,51 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// The next response or error on any of `sockets`, or nullopt after `wait`.
+std::optional<krpc::message> receive_any(std::vector<std::unique_ptr<krpc_socket>>& sockets,
+                                         std::chrono::milliseconds wait) {
+    std::vector<pollfd> fds;
+    for (const auto& s : sockets) fds.push_back({s->fd(), POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count()))) <= 0)
+        return std::nullopt;
+    for (std::size_t i = 0; i < fds.size(); ++i)
+        if (fds[i].revents & POLLIN)
+            if (auto m = sockets[i]->read_one()) return m;
+    return std::nullopt;
+}
+
 // Open loop: queries leave at `rate` per second whatever the node does, so a slow node
-// shows as latency and timeouts rather than as a politely slower client.
-int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
-    peer_client client(s);
-    // A pool of registered targets and requesters with tokens, refreshed as part of the load.
-    std::vector<overlay::identity> targets;
-    for (int i = 0; i < 16; ++i) {
-        targets.push_back(overlay::identity::generate(rng));
-        const auto r = client.register_peer(targets.back());
+// shows as latency and timeouts rather than as a politely slower client. The load is
+// spread over one socket per source address, since the node limits datagrams per IP.
+int run_soak(std::vector<std::unique_ptr<krpc_socket>>& sockets, random_source& rng, double seconds, double rate) {
+    // Registered targets and requesters, at least one per source address; each key
+    // always uses the same socket, because the introducer binds its token to that IP.
+    struct peer {
+        overlay::identity id;
+        std::size_t socket;
+        std::string token;
+    };
+    const auto pool = std::max<std::size_t>(16, sockets.size());
+    std::vector<peer_client> clients;
+    for (auto& s : sockets) clients.emplace_back(*s);
+    std::vector<peer> targets, requesters;
+    for (std::size_t i = 0; i < pool; ++i) {
+        targets.push_back({overlay::identity::generate(rng), i % sockets.size(), {}});
+        auto& t = targets.back();
+        const auto r = clients[t.socket].register_peer(t.id);
         if (r.kind == krpc::message_kind::error) throw std::runtime_error("cannot register: " + r.error_message);
-    }
-    std::vector<overlay::identity> requesters;
-    for (int i = 0; i < 16; ++i) requesters.push_back(overlay::identity::generate(rng));
-    std::map<std::string, std::string> register_tokens;
-    for (const auto& t : targets) {
-        const auto first = s.call("ovl_register", {{"k", key_bytes(t)}});
-        register_tokens[key_bytes(t)] = *bencode::find_string(first.body, "tok");
-    }
-    std::map<std::string, std::string> introduce_tokens;
-    for (const auto& r : requesters) {
-        const auto reply = s.call("ovl_introduce", client.introduce_args(r, targets[0], ""));
-        introduce_tokens[key_bytes(r)] = *bencode::find_string(reply.body, "tok");
+        t.token = *bencode::find_string(sockets[t.socket]->call("ovl_register", {{"k", key_bytes(t.id)}}).body, "tok");
+        requesters.push_back({overlay::identity::generate(rng), i % sockets.size(), {}});
+        auto& q = requesters.back();
+        const auto reply = sockets[q.socket]->call("ovl_introduce", clients[q.socket].introduce_args(q.id, t.id, ""));
+        q.token = *bencode::find_string(reply.body, "tok");
     }
 
     struct pending {
         clock_type::time_point sent;
         const char* kind;
         // Registrations and introductions: whose token the reply may renew.
-        std::string key;
+        peer* who = nullptr;
     };
     std::map<std::string, pending> in_flight;
     std::vector<double> latencies_ms;
@@ -281,7 +308,7 @@ int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
             const auto slot = i++ % 20;
             std::string tid;
             const char* kind;
-            std::string key;
+            peer* who = nullptr;
             if (slot < 14) {
                 static constexpr const char* dht_methods[] = {"ping", "find_node", "get_peers"};
                 kind = dht_methods[slot % 3];
@@ -289,20 +316,18 @@ int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
                 const auto target = dht::node_id::random(rng).to_bytes();
                 if (slot % 3 == 1) args.emplace("target", target);
                 if (slot % 3 == 2) args.emplace("info_hash", target);
-                tid = s.send_query(kind, std::move(args));
+                tid = sockets[i % sockets.size()]->send_query(kind, std::move(args));
             } else if (slot < 17) {
                 kind = "ovl_register";
-                const auto& t = targets[rng.uniform(targets.size())];
-                key = key_bytes(t);
-                tid = s.send_query(kind, client.register_args(t, register_tokens[key]));
+                who = &targets[rng.uniform(targets.size())];
+                tid = sockets[who->socket]->send_query(kind, clients[who->socket].register_args(who->id, who->token));
             } else {
                 kind = "ovl_introduce";
-                const auto& r = requesters[rng.uniform(requesters.size())];
+                who = &requesters[rng.uniform(requesters.size())];
                 const auto& t = targets[rng.uniform(targets.size())];
-                key = key_bytes(r);
-                tid = s.send_query(kind, client.introduce_args(r, t, introduce_tokens[key]));
+                tid = sockets[who->socket]->send_query(kind, clients[who->socket].introduce_args(who->id, t.id, who->token));
             }
-            in_flight[tid] = {now, kind, std::move(key)};
+            in_flight[tid] = {now, kind, who};
             ++sent[kind];
         }
         if (now >= next_report) {
@@ -318,17 +343,14 @@ int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
             next_report += std::chrono::seconds(1);
         }
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(next_send, next_report) - now);
-        if (auto m = s.receive(std::max(std::chrono::milliseconds(0), wait))) {
+        if (auto m = receive_any(sockets, std::max(std::chrono::milliseconds(0), wait))) {
             auto it = in_flight.find(m->transaction_id);
             if (it == in_flight.end()) continue;
             latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - it->second.sent).count());
             ++answered[it->second.kind];
             if (m->kind == krpc::message_kind::error) ++errors[it->second.kind];
             // Tokens rotate (every 5 min): a reply carrying only a new one renews ours.
-            if (peer_client::is_token_only(*m)) {
-                auto& tokens = std::string_view(it->second.kind) == "ovl_register" ? register_tokens : introduce_tokens;
-                tokens[it->second.key] = *bencode::find_string(m->body, "tok");
-            }
+            if (it->second.who && peer_client::is_token_only(*m)) it->second.who->token = *bencode::find_string(m->body, "tok");
             in_flight.erase(it);
         }
     }
@@ -340,9 +362,9 @@ int run_soak(krpc_socket& s, random_source& rng, double seconds, double rate) {
 int main(int argc, char** argv) {
     CLI::App app{"node_load: drives a running overlay-node over UDP (tests and soak benchmark)"};
     std::string node = "127.0.0.1:6881";
-    std::string bind_ip = "127.0.0.1";
+    std::vector<std::string> bind_ips{"127.0.0.1"};
     app.add_option("--node", node, "the overlay-node, IPv4:PORT");
-    app.add_option("--bind", bind_ip, "local IPv4 address to send from");
+    app.add_option("--bind", bind_ips, "local IPv4 addresses to send from (repeatable; soak spreads over all)");
     int count = 0;
     auto* reg = app.add_subcommand("register", "register N fresh keys");
     reg->add_option("N", count)->required();
@@ -361,12 +383,14 @@ int main(int argc, char** argv) {
     try {
         const auto colon = node.rfind(':');
         if (colon == std::string::npos) throw std::runtime_error("--node must be IPv4:PORT");
-        krpc_socket socket(bind_ip, to_sockaddr(node.substr(0, colon), static_cast<std::uint16_t>(std::stoi(node.substr(colon + 1)))));
+        const auto target = to_sockaddr(node.substr(0, colon), static_cast<std::uint16_t>(std::stoi(node.substr(colon + 1))));
+        std::vector<std::unique_ptr<krpc_socket>> sockets;
+        for (const auto& ip : bind_ips) sockets.push_back(std::make_unique<krpc_socket>(ip, target));
         auto rng = random_source::from_os();
-        if (reg->parsed()) return run_register(socket, rng, count);
-        if (intro->parsed()) return run_introduce(socket, rng, count, "ovl_introduce");
-        if (relay->parsed()) return run_introduce(socket, rng, count, "ovl_relay");
-        return run_soak(socket, rng, seconds, rate);
+        if (reg->parsed()) return run_register(*sockets.front(), rng, count);
+        if (intro->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_introduce");
+        if (relay->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_relay");
+        return run_soak(sockets, rng, seconds, rate);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "node_load: %s\n", e.what());
         return 1;

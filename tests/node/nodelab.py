@@ -14,23 +14,31 @@ import time
 import urllib.request
 
 SKIP = 77
-# The node under test, its helpers and the load client live at 198.51.100.NET_BASE + i.
+# Nodes and the test client live in NET; load generators send from many CLIENT_NET
+# addresses, since a node limits the datagrams it takes from one IP.
 NET = "198.51.100."
 CLIENT_IP = NET + "1"
+CLIENT_NET = "203.0.113."
 
 
-def enter_private_network(hosts=32):
+def client_ips(n):
+    return [f"{CLIENT_NET}{i}" for i in range(1, n + 1)]
+
+
+def enter_private_network(hosts=32, clients=250):
     """Re-runs this script in a new network namespace (root and unshare needed, else the
-    test is skipped), then brings up its loopback with NET.1 .. NET.hosts."""
+    test is skipped), then brings up its loopback with NET.1 .. NET.hosts and
+    CLIENT_NET.1 .. CLIENT_NET.clients."""
     if os.environ.get("OVERLAY_NODE_TEST_NETNS") != "1":
         if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
             print("SKIP: needs root, unshare and ip to run nodes in a private network namespace")
             sys.exit(SKIP)
         os.environ["OVERLAY_NODE_TEST_NETNS"] = "1"
         os.execvp("unshare", ["unshare", "--net", "--", sys.executable, *sys.argv])
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    for i in range(1, hosts + 1):
-        subprocess.run(["ip", "addr", "add", f"{NET}{i}/32", "dev", "lo"], check=True)
+    commands = ["link set lo up"]
+    commands += [f"addr add {NET}{i}/32 dev lo" for i in range(1, hosts + 1)]
+    commands += [f"addr add {ip}/32 dev lo" for ip in client_ips(clients)]
+    subprocess.run(["ip", "-batch", "-"], input="\n".join(commands) + "\n", text=True, check=True)
 
 
 def wait_until(condition, timeout, what):
