@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The real overlay-node, started with a config file, obeys each cap it is given: most
-registrations, introductions per second (overall and per requester), relay on/off and
-relayed sessions; refusals reach the client as KRPC errors and show in the metrics.
+registrations, introductions per second (overall and per requester), relay on/off,
+relayed sessions and memory for DHT storage; refusals reach the client as KRPC errors and
+show in the metrics.
 SIGHUP changes the caps without dropping registrations; a bad file on SIGHUP is refused.
 Usage: caps_test.py OVERLAY_NODE NODE_LOAD"""
 import json
@@ -15,8 +16,11 @@ from nodelab import CLIENT_IP, Cluster, enter_private_network, scrape, wait_unti
 NODE_BIN, LOAD_BIN = sys.argv[1], sys.argv[2]
 enter_private_network()
 
+# 64 KiB for DHT storage: 3/4 for peers at 64 bytes each = 768 peers, in at most 76 info-hashes.
 BASE = """[node]
 listen = "198.51.100.11:0"
+[dht]
+storage_bytes = 65536
 [metrics]
 listen = "198.51.100.11:0"
 """
@@ -57,6 +61,12 @@ try:
     helper.wait_log(r"ready: publicly reachable .*introducer role turned off", 40)
     r = load(helper, "register", "1")
     assert r["outcomes"] == {"not serving as introducer": 1}, r
+
+    # DHT storage: announces beyond the cap are answered but not stored.
+    r = load(node, "announce", "100")
+    assert r["outcomes"] == {"ok": 100}, r
+    metric_equals(url, 'overlay_dht_queries_total{type="announce_peer"}', 100)
+    metric_equals(url, "overlay_dht_stored_peers", 76)
 
     # Introductions overall: 5 per second, in bursts of 5. Thirty asked at once: five pass
     # (a sixth if the bucket refilled meanwhile), the rest are refused with a KRPC error.

@@ -5,6 +5,7 @@
 //   node_load --node IP:PORT register N             N fresh keys register
 //   node_load --node IP:PORT introduce N            one target registers, N introductions to it
 //   node_load --node IP:PORT relay N                one target registers, N relay sessions to it
+//   node_load --node IP:PORT announce N             announce_peer to N fresh info-hashes
 //   node_load --node IP:PORT soak --seconds S --rate R
 //       open-loop mixed load (70% DHT queries, 15% registrations, 15% introductions),
 //       one line per second with throughput and latency percentiles; with several
@@ -212,19 +213,37 @@ int run_introduce(krpc_socket& s, random_source& rng, int n, const std::string& 
     return 0;
 }
 
+int run_announce(krpc_socket& s, random_source& rng, int n) {
+    std::map<std::string, int> counts;
+    for (int i = 0; i < n; ++i) {
+        const auto info_hash = dht::node_id::random(rng).to_bytes();
+        const auto peers = s.call("get_peers", {{"info_hash", info_hash}});
+        const auto* token = bencode::find_string(peers.body, "token");
+        if (!token) {
+            ++counts["no token"];
+            continue;
+        }
+        ++counts[outcome(s.call("announce_peer", {{"info_hash", info_hash}, {"port", std::int64_t{6881}}, {"token", *token}}))];
+    }
+    std::printf("%s\n", json{{"mode", "announce"}, {"outcomes", count_outcomes(counts)}}.dump().c_str());
+    return 0;
+}
+
 double percentile(std::vector<double> v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-// The next response or error on any of `sockets`, or nullopt after `wait`.
+// The next response or error on any of `sockets`, or nullopt after `wait` (to the
+// microsecond: a millisecond poll would spin between sends at 1000 queries/s).
 std::optional<krpc::message> receive_any(std::vector<std::unique_ptr<krpc_socket>>& sockets,
-                                         std::chrono::milliseconds wait) {
+                                         std::chrono::microseconds wait) {
     std::vector<pollfd> fds;
     for (const auto& s : sockets) fds.push_back({s->fd(), POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(0, wait.count()))) <= 0)
-        return std::nullopt;
+    const auto us = std::max<std::int64_t>(0, wait.count());
+    const timespec timeout{static_cast<time_t>(us / 1'000'000), static_cast<long>(us % 1'000'000 * 1000)};
+    if (::ppoll(fds.data(), fds.size(), &timeout, nullptr) <= 0) return std::nullopt;
     for (std::size_t i = 0; i < fds.size(); ++i)
         if (fds[i].revents & POLLIN)
             if (auto m = sockets[i]->read_one()) return m;
@@ -342,8 +361,8 @@ int run_soak(std::vector<std::unique_ptr<krpc_socket>>& sockets, random_source& 
             report(std::chrono::duration<double>(next_report - start).count());
             next_report += std::chrono::seconds(1);
         }
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::min(next_send, next_report) - now);
-        if (auto m = receive_any(sockets, std::max(std::chrono::milliseconds(0), wait))) {
+        const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(std::min(next_send, next_report) - now);
+        if (auto m = receive_any(sockets, wait)) {
             auto it = in_flight.find(m->transaction_id);
             if (it == in_flight.end()) continue;
             latencies_ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - it->second.sent).count());
@@ -372,6 +391,8 @@ int main(int argc, char** argv) {
     intro->add_option("N", count)->required();
     auto* relay = app.add_subcommand("relay", "register a target, then ask N relay sessions to it");
     relay->add_option("N", count)->required();
+    auto* announce = app.add_subcommand("announce", "announce a peer for N fresh info-hashes");
+    announce->add_option("N", count)->required();
     double seconds = 20;
     double rate = 1000;
     auto* soak = app.add_subcommand("soak", "steady mixed load, one JSON line per second");
@@ -390,6 +411,7 @@ int main(int argc, char** argv) {
         if (reg->parsed()) return run_register(*sockets.front(), rng, count);
         if (intro->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_introduce");
         if (relay->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_relay");
+        if (announce->parsed()) return run_announce(*sockets.front(), rng, count);
         return run_soak(sockets, rng, seconds, rate);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "node_load: %s\n", e.what());
