@@ -19,10 +19,10 @@ bool ip_rate_limiter::allow(timestamp now, const ip_address& from) {
     crypto_shorthash(reinterpret_cast<unsigned char*>(&h), from.data(), from.size(), key_.data());
     auto& s = slots_[h & (slots_.size() - 1)];
     if (!s.used || s.address != from) {
-        s = {from, now, limit_.burst, true};
+        s = {from, true, static_cast<float>(limit_.burst), now};
     } else {
         const double elapsed = std::max(0.0, std::chrono::duration<double>(now - s.refilled).count());
-        s.tokens = std::min(limit_.burst, s.tokens + elapsed * limit_.per_second);
+        s.tokens = static_cast<float>(std::min(limit_.burst, s.tokens + elapsed * limit_.per_second));
         s.refilled = now;
     }
     if (s.tokens < 1) return false;

@@ -38,12 +38,15 @@ public:
     bool allow(timestamp now, const ip_address& from);
 
 private:
-    struct slot {
+    // 32 bytes, so a lookup touches one cache line: the table is too big for the
+    // cache, and under load every datagram looks up a different slot.
+    struct alignas(32) slot {
         ip_address address;
-        timestamp refilled{};
-        double tokens = 0;
         bool used = false;
+        float tokens = 0;
+        timestamp refilled{};
     };
+    static_assert(sizeof(slot) == 32);
 
     ip_rate_limit limit_;
     std::array<std::uint8_t, 16> key_{};
