@@ -8,7 +8,6 @@
 #include "cli/node_settings.hpp"
 #include "cli/node_state.hpp"
 #include "cli/overlay_session.hpp"
-#include "cli/tcp_acceptor.hpp"
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -80,8 +79,9 @@ int config_error(const std::string& message) {
 int main(int argc, char** argv) {
     CLI::App app{"overlay-node: an overlay peer on a mainline DHT (BEP 5) node. Works out whether it is publicly "
                  "reachable (others dial back); if so it serves as an introducer for peers behind NATs, otherwise it "
-                 "registers with introducers itself. Also accepts (and at once closes) TCP connections on its port, "
-                 "which lets clients tell UDP-blocked networks from dead bootstrap nodes. Every setting is a key in "
+                 "registers with introducers itself. Also carries KRPC over TCP on its port (same number) for "
+                 "clients whose network blocks UDP, which also lets them tell such networks from dead bootstrap "
+                 "nodes. Every setting is a key in "
                  "the TOML file given with --config and a flag here (flags win). Logs to stderr; SIGHUP reloads "
                  "the caps and the log level from the file; stops cleanly on SIGINT or SIGTERM."};
     app.option_defaults()->always_capture_default();
@@ -164,10 +164,10 @@ int main(int argc, char** argv) {
         }()
                                      : ovl::overlay::identity::load_or_create(key_file);
         std::optional<ovl::cli::overlay_session> session_storage;
-        std::optional<ovl::cli::tcp_acceptor> tcp;
         try {
             session_storage.emplace(std::move(config), std::move(self), listen_ep, log);
-            tcp.emplace(ovl::endpoint{listen_ep.address, session_storage->driver().local_endpoint().port}, log);
+            // Clients whose network blocks UDP reach us over TCP on the same port number.
+            session_storage->serve_tcp(ovl::endpoint{listen_ep.address, session_storage->driver().local_endpoint().port});
         } catch (const std::system_error& e) {
             log->error("cannot listen on {}: {}", listen_ep.to_string(), e.code().message());
             return 1;

@@ -8,7 +8,7 @@ namespace ovl::cli {
 
 overlay_session::overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind,
                                  logger_ptr log)
-    : driver_(*this, bind, log), local_(driver_.local_endpoint()) {
+    : log_(log), driver_(*this, bind, log), local_(driver_.local_endpoint()) {
     // The driver only calls into this core once its loop runs, so the node can be built
     // after binding, when the real port and address are known.
     if (local_.address.is_unspecified() && !config.dht.bootstrap.empty()) {
@@ -30,6 +30,32 @@ void overlay_session::run_on_loop(std::function<void(timestamp)> fn) {
         fn(now);
         after(now);
     });
+}
+
+tcp_tunnel& overlay_session::ensure_tunnel() {
+    if (!tunnel_)
+        tunnel_.emplace(
+            [this](const endpoint& from, bytes payload) {
+                driver_.post([this, from, payload = std::move(payload)](timestamp now) { on_datagram(now, from, payload); });
+            },
+            log_);
+    return *tunnel_;
+}
+
+void overlay_session::serve_tcp(const endpoint& bind_to) { ensure_tunnel().listen(bind_to); }
+
+void overlay_session::tunnel_everything() {
+    ensure_tunnel();
+    tunnel_all_ = true;
+}
+
+std::optional<outgoing_datagram> overlay_session::poll_transmit() {
+    while (auto d = node_->poll_transmit()) {
+        if (!tunnel_ || (!tunnel_all_ && !tunnel_->connected(d->to))) return d;
+        // Probes from a second port test UDP filtering: meaningless over TCP.
+        if (!d->from_secondary_port) tunnel_->send(d->to, std::move(d->payload), tunnel_all_);
+    }
+    return std::nullopt;
 }
 
 void overlay_session::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {

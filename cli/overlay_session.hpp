@@ -5,6 +5,7 @@
 #pragma once
 
 #include "dht/base/log.hpp"
+#include "cli/tcp_tunnel.hpp"
 #include "dht/io/udp_driver.hpp"
 #include "overlay/overlay_node.hpp"
 
@@ -27,9 +28,15 @@ public:
     void set_hook(std::function<void(timestamp)> hook) { hook_ = std::move(hook); }
     // `fn` on the loop thread, then the hook, then the datagrams go out.
     void run_on_loop(std::function<void(timestamp)> fn);
+    // Serves datagrams over TCP on `bind_to` (overlay-node: for clients whose network
+    // blocks UDP); answers go back over the connection they came from.
+    void serve_tcp(const endpoint& bind_to);
+    // Sends every datagram over TCP instead of UDP (the client side, UDP blocked here).
+    void tunnel_everything();
+    const tcp_tunnel* tunnel() const { return tunnel_ ? &*tunnel_ : nullptr; }
 
     void on_datagram(timestamp now, const endpoint& from, bytes_view payload) override;
-    std::optional<outgoing_datagram> poll_transmit() override { return node_->poll_transmit(); }
+    std::optional<outgoing_datagram> poll_transmit() override;
     std::optional<timestamp> next_deadline() const override { return node_->next_deadline(); }
     void on_timeout(timestamp now) override;
 
@@ -38,10 +45,15 @@ private:
         if (hook_) hook_(now);
     }
 
+    tcp_tunnel& ensure_tunnel();
+
+    logger_ptr log_;
     io::udp_driver driver_;
     endpoint local_;
     std::optional<overlay::overlay_node> node_;
     std::function<void(timestamp)> hook_;
+    std::optional<tcp_tunnel> tunnel_;
+    bool tunnel_all_ = false;
 };
 
 } // namespace ovl::cli

@@ -4,6 +4,8 @@
 #include "cli/overlay_session.hpp"
 #include "cli/session_options.hpp"
 #include "cli/stdin_pump.hpp"
+#include "cli/tcp_check.hpp"
+#include "cli/udp_check.hpp"
 
 #include <CLI/App.hpp>
 
@@ -28,6 +30,8 @@ constexpr std::size_t ping_size = 32;
 // After a stream closes the process stays a moment, so a lost final acknowledgement can
 // still be repeated and answered (the peer would otherwise wait for it until it times out).
 constexpr auto close_linger = 2s;
+// How long the UDP check before a connect waits for any bootstrap node to answer.
+constexpr auto udp_check_wait = 1500ms;
 
 enum class command { none, listen, connect };
 
@@ -124,7 +128,8 @@ peer_commands::peer_commands(CLI::App& app) : opts_(std::make_unique<options>())
     connect->add_option("PEER_ID", o.peer, "the peer's id, 64 hex digits (what `overlay listen` printed)")->required();
     connect->add_option("--transport", o.transport,
                         "any: direct (LAN or hole-punched UDP), else through a relay; udp: direct only, never relay; "
-                        "relay: only through a relay; tcp: not yet available")
+                        "relay: only through a relay; tcp: KRPC over TCP to the overlay nodes and the relay through them "
+                        "(chosen automatically by any when UDP gets no answer here)")
         ->check(CLI::IsMember({"any", "udp", "tcp", "relay"}));
     connect->add_option("--ping", o.ping, "send N small messages and measure their round trips (the peer must "
                                           "run `overlay listen --echo`), then exit")
@@ -279,9 +284,6 @@ int peer_commands::options::listen(const output& out) const {
 }
 
 int peer_commands::options::connect(const output& out) const {
-    if (transport == "tcp")
-        return out.fail("--transport tcp is not yet available: TCP simultaneous open is not implemented; use "
-                        "--transport any (punched UDP, then a relay), udp or relay");
     const auto target = overlay::public_key_from_hex(peer);
     if (!target) return out.fail("'" + peer + "' is not a peer id: expected 64 hex digits (what `overlay listen` printed)");
     auto log = stderr_logger("overlay", common.log_level);
@@ -292,12 +294,21 @@ int peer_commands::options::connect(const output& out) const {
     config.policy = transport == "udp"     ? overlay::path_policy::direct_only
                     : transport == "relay" ? overlay::path_policy::relay_only
                                            : overlay::path_policy::relay_ok;
+    // Where UDP is blocked, go over TCP to the overlay nodes, and through a relay to the peer.
+    bool over_tcp = transport == "tcp";
+    if (transport == "any" && !config.dht.bootstrap.empty() && !udp_answers(config.dht.bootstrap, udp_check_wait)) {
+        std::string why;
+        over_tcp = tcp_reachable(config.dht.bootstrap.front(), udp_check_wait, why);
+        if (over_tcp) log->info("no answer over UDP, but TCP gets through: UDP is blocked here; going over TCP");
+    }
+    if (over_tcp) config.policy = overlay::path_policy::relay_only;
     std::optional<overlay_session> s;
     try {
         s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log);
     } catch (const std::system_error& e) {
         return out.fail("cannot bind to " + common.bind + ": " + e.code().message());
     }
+    if (over_tcp) s->tunnel_everything();
     auto& node = s->node();
     if (node.self().public_key_bytes() == *target) return out.fail("that is this client's own id");
 
@@ -413,6 +424,7 @@ int peer_commands::options::connect(const output& out) const {
     const auto& r = *result;
     const double rtt = std::accumulate(rtts.begin(), rtts.end(), 0.0) / static_cast<double>(rtts.size());
     nlohmann::json res{{"path", to_string(r.path)},
+                       {"transport", over_tcp ? "tcp" : "udp"},
                        {"connect_ms", millis(r.elapsed)},
                        {"rtt_ms", std::round(rtt * 10) / 10},
                        {"rtt_min_ms", *std::min_element(rtts.begin(), rtts.end())},

@@ -1,0 +1,217 @@
+#include "cli/tcp_tunnel.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
+
+namespace ovl::cli {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+// Bounds against a peer that sends or receives nothing useful.
+constexpr std::size_t max_connections = 256;
+constexpr std::size_t max_queued_frames = 256;
+constexpr auto connect_timeout = std::chrono::seconds(3);
+// A connection that carries nothing for this long is closed, so idle ones cannot hold
+// all the slots (clients keep theirs busy with registration keepalives every 20 s).
+constexpr auto idle_timeout = std::chrono::seconds(90);
+
+tcp::endpoint to_asio(const endpoint& ep) { return {asio::ip::make_address(ep.address.to_string()), ep.port}; }
+endpoint from_asio(const tcp::endpoint& ep) {
+    auto a = ep.address();
+    if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+    return endpoint{*ip_address::parse(a.to_string()), ep.port()};
+}
+} // namespace
+
+struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
+    struct connection {
+        explicit connection(asio::io_context& io) : socket(io), timer(io) {}
+        tcp::socket socket;
+        asio::steady_timer timer;
+        std::deque<bytes> queue;
+        bool open = false;
+        bool writing = false;
+        std::array<std::uint8_t, 2> header{};
+        bytes body;
+    };
+
+    impl(deliver_fn d, logger_ptr l) : deliver(std::move(d)), log(std::move(l)), work(asio::make_work_guard(io)) {}
+
+    void start() {
+        thread = std::thread([self = shared_from_this()] { self->io.run(); });
+    }
+
+    void stop() {
+        work.reset();
+        io.stop();
+        if (thread.joinable()) thread.join();
+    }
+
+    void accept() {
+        acceptor->async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket s) {
+            if (ec == asio::error::operation_aborted) return;
+            if (!ec) {
+                ++self->accepted;
+                boost::system::error_code e2;
+                const auto remote = s.remote_endpoint(e2);
+                if (!e2 && self->conns.size() < max_connections) {
+                    auto c = std::make_shared<connection>(self->io);
+                    c->socket = std::move(s);
+                    c->open = true;
+                    const auto ep = from_asio(remote);
+                    self->add(ep, c);
+                    self->arm_idle(ep, c);
+                    self->read(ep, c);
+                }
+            }
+            self->accept();
+        });
+    }
+
+    void add(const endpoint& ep, const std::shared_ptr<connection>& c) {
+        std::lock_guard lock(mutex);
+        conns[ep] = c;
+    }
+
+    void remove(const endpoint& ep, const std::shared_ptr<connection>& c) {
+        std::lock_guard lock(mutex);
+        auto it = conns.find(ep);
+        if (it != conns.end() && it->second == c) conns.erase(it);
+        boost::system::error_code ignored;
+        c->socket.close(ignored);
+        c->timer.cancel();
+    }
+
+    void arm_idle(const endpoint& ep, const std::shared_ptr<connection>& c) {
+        c->timer.expires_after(idle_timeout);
+        c->timer.async_wait([self = shared_from_this(), ep, c](const boost::system::error_code& ec) {
+            if (!ec) self->remove(ep, c);
+        });
+    }
+
+    void read(const endpoint& ep, const std::shared_ptr<connection>& c) {
+        asio::async_read(c->socket, asio::buffer(c->header),
+                         [self = shared_from_this(), ep, c](const boost::system::error_code& ec, std::size_t) {
+                             if (ec) return self->remove(ep, c);
+                             const std::size_t n = (std::size_t{c->header[0]} << 8) | c->header[1];
+                             c->body.resize(n);
+                             asio::async_read(c->socket, asio::buffer(c->body),
+                                              [self, ep, c](const boost::system::error_code& ec2, std::size_t) {
+                                                  if (ec2) return self->remove(ep, c);
+                                                  self->arm_idle(ep, c);
+                                                  self->deliver(ep, std::move(c->body));
+                                                  self->read(ep, c);
+                                              });
+                         });
+    }
+
+    void enqueue(const endpoint& to, bytes payload, bool dial) {
+        std::shared_ptr<connection> c;
+        {
+            std::lock_guard lock(mutex);
+            if (auto it = conns.find(to); it != conns.end()) c = it->second;
+        }
+        if (!c) {
+            if (!dial || conns.size() >= max_connections) return;
+            c = std::make_shared<connection>(io);
+            add(to, c);
+            c->timer.expires_after(connect_timeout);
+            c->timer.async_wait([self = shared_from_this(), to, c](const boost::system::error_code& ec) {
+                if (!ec && !c->open) {
+                    self->log->debug("tcp tunnel: no connection to {} within 3 s", to.to_string());
+                    self->remove(to, c);
+                }
+            });
+            c->socket.async_connect(to_asio(to), [self = shared_from_this(), to, c](const boost::system::error_code& ec) {
+                if (ec) {
+                    self->log->debug("tcp tunnel: connect to {}: {}", to.to_string(), ec.message());
+                    return self->remove(to, c);
+                }
+                c->open = true;
+                self->arm_idle(to, c);
+                self->read(to, c);
+                self->flush(to, c);
+            });
+        }
+        if (c->queue.size() >= max_queued_frames) return;
+        bytes frame(payload.size() + 2);
+        frame[0] = static_cast<std::uint8_t>(payload.size() >> 8);
+        frame[1] = static_cast<std::uint8_t>(payload.size());
+        std::copy(payload.begin(), payload.end(), frame.begin() + 2);
+        c->queue.push_back(std::move(frame));
+        flush(to, c);
+    }
+
+    void flush(const endpoint& to, const std::shared_ptr<connection>& c) {
+        if (!c->open || c->writing || c->queue.empty()) return;
+        c->writing = true;
+        asio::async_write(c->socket, asio::buffer(c->queue.front()),
+                          [self = shared_from_this(), to, c](const boost::system::error_code& ec, std::size_t) {
+                              c->writing = false;
+                              if (ec) return self->remove(to, c);
+                              c->queue.pop_front();
+                              self->flush(to, c);
+                          });
+    }
+
+    deliver_fn deliver;
+    logger_ptr log;
+    asio::io_context io;
+    asio::executor_work_guard<asio::io_context::executor_type> work;
+    std::optional<tcp::acceptor> acceptor;
+    // Connections by remote endpoint: changed on the tunnel thread only, looked up from others.
+    mutable std::mutex mutex;
+    std::map<endpoint, std::shared_ptr<connection>> conns;
+    std::atomic<std::uint64_t> accepted{0};
+    std::thread thread;
+};
+
+tcp_tunnel::tcp_tunnel(deliver_fn deliver, logger_ptr log) : impl_(std::make_shared<impl>(std::move(deliver), std::move(log))) {
+    impl_->start();
+}
+
+tcp_tunnel::~tcp_tunnel() { impl_->stop(); }
+
+void tcp_tunnel::listen(const endpoint& bind_to) {
+    tcp::acceptor a(impl_->io);
+    const auto local = to_asio(bind_to);
+    boost::system::error_code ec;
+    a.open(local.protocol(), ec);
+    if (!ec) a.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) a.bind(local, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "tcp " + bind_to.to_string());
+    asio::post(impl_->io, [self = impl_, a = std::move(a)]() mutable {
+        self->acceptor.emplace(std::move(a));
+        self->accept();
+    });
+}
+
+bool tcp_tunnel::connected(const endpoint& to) const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->conns.contains(to);
+}
+
+void tcp_tunnel::send(const endpoint& to, bytes payload, bool dial) {
+    if (payload.size() > 0xffff) return;
+    asio::post(impl_->io, [self = impl_, to, payload = std::move(payload), dial]() mutable {
+        self->enqueue(to, std::move(payload), dial);
+    });
+}
+
+std::uint64_t tcp_tunnel::accepted() const { return impl_->accepted; }
+
+} // namespace ovl::cli

@@ -1,0 +1,43 @@
+// Datagrams over TCP, for networks that block UDP: each datagram travels as a frame
+// ([length: u16 big-endian][bytes]) on a TCP connection to the same IP:port the UDP
+// datagram was meant for. overlay-node serves it on its TCP port (same number as its UDP
+// port) and answers over the connection a datagram came in on; a client behind a
+// UDP-blocking firewall dials overlay nodes this way and reaches everything else through
+// their relays. Runs its own thread so the UDP loop never waits on a connect.
+#pragma once
+
+#include "dht/base/datagram.hpp"
+#include "dht/base/log.hpp"
+
+#include <functional>
+#include <memory>
+
+namespace ovl::cli {
+
+class tcp_tunnel {
+public:
+    // Called on the tunnel's thread for every frame that arrives.
+    using deliver_fn = std::function<void(const endpoint& from, bytes payload)>;
+
+    tcp_tunnel(deliver_fn deliver, logger_ptr log);
+    ~tcp_tunnel();
+    tcp_tunnel(const tcp_tunnel&) = delete;
+    tcp_tunnel& operator=(const tcp_tunnel&) = delete;
+
+    // Accepts connections on `bind_to`; throws std::system_error when it cannot bind.
+    void listen(const endpoint& bind_to);
+    // True when a connection to (or from) `to` is open or being opened.
+    bool connected(const endpoint& to) const;
+    // Queues a frame for `to`. Without a connection, dials one when `dial` is set and
+    // drops the frame otherwise. Frames over 65,535 bytes, or beyond the per-connection
+    // queue limit, are dropped (they were datagrams: loss is allowed).
+    void send(const endpoint& to, bytes payload, bool dial);
+
+    std::uint64_t accepted() const;
+
+private:
+    struct impl;
+    std::shared_ptr<impl> impl_;
+};
+
+} // namespace ovl::cli
