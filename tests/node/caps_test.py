@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The real overlay-node, started with a config file, obeys each cap it is given: most
 registrations, introductions per second (overall and per requester), relay on/off,
-relayed sessions and memory for DHT storage; refusals reach the client as KRPC errors and
+relayed sessions, relayed bytes per second and per month, and memory for DHT storage; refusals reach the client as KRPC errors and
 show in the metrics.
 SIGHUP changes the caps without dropping registrations; a bad file on SIGHUP is refused.
 Usage: caps_test.py OVERLAY_NODE NODE_LOAD"""
@@ -38,7 +38,11 @@ def load(node, *args):
 
 
 def metric_equals(url, name, value):
-    return wait_until(lambda: scrape(url)[0].get(name) == value, 5, f"{name} == {value}")
+    seen = []
+    try:
+        wait_until(lambda: seen.append(scrape(url)[0].get(name)) or seen[-1] == value, 5, f"{name} == {value}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; it is {seen[-1]}") from None
 
 
 UNLIMITED_PER_PEER = """introductions_per_requester = 1000
@@ -112,12 +116,31 @@ try:
     assert r["outcomes"] == {"relaying is turned off on this introducer": 1}, r
     metric_equals(url, "overlay_relay_sessions", 0)
 
+    # Relayed bytes per period: a budget of 50,000 bytes passes 50 frames of 1,000.
+    node.reload(config("max_registrations = 20\nintroductions_per_second = 1000\n" + UNLIMITED_PER_PEER,
+                       "bytes_per_month = 50000\n"))
+    r = load(node, "relay-frames", "100", "991")
+    assert r == {"mode": "relay-frames", "session": "ok", "sent": 100, "delivered": 50}, r
+    metric_equals(url, 'overlay_relay_frames_dropped_total{reason="over_budget"}', 50)
+    metric_equals(url, "overlay_relay_period_bytes", 50000)
+    # The budget spent, new sessions are refused too.
+    r = load(node, "relay", "1")
+    assert r["outcomes"] == {"relay budget for this period used up": 1}, r
+
+    # Relayed bytes per second: 1024/s, bursts up to 64 KiB, so 65 frames of 1,000 bytes
+    # sent at once pass (a 66th if the bucket refilled meanwhile).
+    node.reload(config("max_registrations = 20\nintroductions_per_second = 1000\n" + UNLIMITED_PER_PEER,
+                       "bytes_per_second = 1024\nbytes_per_month = 0\n"))
+    r = load(node, "relay-frames", "100", "991")
+    assert r["session"] == "ok" and 65 <= r["delivered"] <= 66, r
+    metric_equals(url, 'overlay_relay_frames_dropped_total{reason="over_rate"}', 100 - r["delivered"])
+
     # A broken file on SIGHUP: the node says why, keeps running with what it had.
     node.reload("[relay]\nmax_sessions = -5\n")
     node.wait_log(r"SIGHUP: keeping the running configuration: .*:2: relay.max_sessions: -5 is out of range")
     r = load(node, "register", "1")
     assert r["outcomes"] == {"ok": 1}, r
-    metric_equals(url, "overlay_registrations", 8)
+    metric_equals(url, "overlay_registrations", 11)
     ok = True
 finally:
     if not ok:

@@ -6,6 +6,8 @@
 //   node_load --node IP:PORT introduce N            one target registers, N introductions to it
 //   node_load --node IP:PORT relay N                one target registers, N relay sessions to it
 //   node_load --node IP:PORT announce N             announce_peer to N fresh info-hashes
+//   node_load --node IP:PORT relay-frames N SIZE    open a relay session, send N frames of
+//       SIZE payload bytes through it, count those that reach the other end
 //   node_load --node IP:PORT soak --seconds S --rate R
 //       open-loop mixed load (70% DHT queries, 15% registrations, 15% introductions),
 //       one line per second with throughput and latency percentiles; with several
@@ -15,6 +17,7 @@
 #include "dht/node_id.hpp"
 #include "overlay/identity.hpp"
 #include "overlay/introducer_service.hpp"
+#include "overlay/relay_table.hpp"
 
 #include <CLI/App.hpp>
 #include <CLI/Config.hpp>
@@ -97,6 +100,21 @@ public:
     }
 
     int fd() const { return fd_; }
+
+    void send_raw(const bytes& datagram) {
+        ::sendto(fd_, datagram.data(), datagram.size(), 0, reinterpret_cast<const sockaddr*>(&node_), sizeof node_);
+    }
+
+    // The next datagram of any kind, or nullopt after `wait`.
+    std::optional<bytes> receive_raw(std::chrono::milliseconds wait) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(wait.count())) <= 0) return std::nullopt;
+        bytes buffer(65536);
+        const auto n = ::recv(fd_, buffer.data(), buffer.size(), 0);
+        if (n < 0) return std::nullopt;
+        buffer.resize(static_cast<std::size_t>(n));
+        return buffer;
+    }
 
     krpc::message call(const std::string& method, bencode::dict args) {
         const auto tid = send_query(method, std::move(args));
@@ -226,6 +244,35 @@ int run_announce(krpc_socket& s, random_source& rng, int n) {
         ++counts[outcome(s.call("announce_peer", {{"info_hash", info_hash}, {"port", std::int64_t{6881}}, {"token", *token}}))];
     }
     std::printf("%s\n", json{{"mode", "announce"}, {"outcomes", count_outcomes(counts)}}.dump().c_str());
+    return 0;
+}
+
+// The node forwards relay frames only within its caps: how many of `n` get through.
+int run_relay_frames(krpc_socket& from, krpc_socket& to, random_source& rng, int n, std::size_t size) {
+    peer_client requester_side(from), target_side(to);
+    const auto target = overlay::identity::generate(rng);
+    if (auto r = target_side.register_peer(target); r.kind == krpc::message_kind::error)
+        throw std::runtime_error("cannot register: " + r.error_message);
+    const auto reply = requester_side.introduce(overlay::identity::generate(rng), target, "ovl_relay");
+    const auto* sid = bencode::find_string(reply.body, "sid");
+    if (reply.kind == krpc::message_kind::error || !sid) {
+        std::printf("%s\n", json{{"mode", "relay-frames"}, {"session", outcome(reply)}}.dump().c_str());
+        return 0;
+    }
+    const auto frame = overlay::relay_table::frame(*sid, bytes(size, 0x5a));
+    // Paced, and read as they come, so that no socket buffer overflows: every frame meets
+    // the node's caps. Half a second of silence at the end ends the count.
+    int delivered = 0;
+    for (int i = 0; i < n; ++i) {
+        from.send_raw(frame);
+        while (auto d = to.receive_raw(std::chrono::milliseconds(1)))
+            if (*d == frame) ++delivered;
+    }
+    while (auto d = to.receive_raw(std::chrono::milliseconds(500)))
+        if (*d == frame) ++delivered;
+    std::printf("%s\n", json{{"mode", "relay-frames"}, {"session", "ok"}, {"sent", n}, {"delivered", delivered}}
+                            .dump()
+                            .c_str());
     return 0;
 }
 
@@ -393,6 +440,10 @@ int main(int argc, char** argv) {
     relay->add_option("N", count)->required();
     auto* announce = app.add_subcommand("announce", "announce a peer for N fresh info-hashes");
     announce->add_option("N", count)->required();
+    std::size_t frame_size = 1000;
+    auto* frames = app.add_subcommand("relay-frames", "open a relay session and send N frames through it");
+    frames->add_option("N", count)->required();
+    frames->add_option("SIZE", frame_size, "payload bytes per frame")->required();
     double seconds = 20;
     double rate = 1000;
     auto* soak = app.add_subcommand("soak", "steady mixed load, one JSON line per second");
@@ -412,6 +463,11 @@ int main(int argc, char** argv) {
         if (intro->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_introduce");
         if (relay->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_relay");
         if (announce->parsed()) return run_announce(*sockets.front(), rng, count);
+        if (frames->parsed()) {
+            // The session's two ends: a second socket on the same address when only one is given.
+            if (sockets.size() < 2) sockets.push_back(std::make_unique<krpc_socket>(bind_ips.front(), target));
+            return run_relay_frames(*sockets[0], *sockets[1], rng, count, frame_size);
+        }
         return run_soak(sockets, rng, seconds, rate);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "node_load: %s\n", e.what());
