@@ -78,20 +78,44 @@ std::string actionable(const std::string& error, const std::string& peer_nat) {
 // One connection's byte pipe: bytes waiting to be accepted by the stream, and whether
 // the writer is done (then the stream is closed once everything went out).
 struct pending_writes {
-    bytes data;
     bool eof = false;
     bool closed = false;
+    std::uint64_t written = 0;
 
-    void flush(overlay::overlay_node& node, connection_id id) {
-        if (!data.empty()) {
-            const auto n = node.write(id, data);
-            data.erase(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    void append(bytes_view b) { data_.insert(data_.end(), b.begin(), b.end()); }
+    void assign(bytes b) {
+        data_ = std::move(b);
+        offset_ = 0;
+    }
+    bool empty() const { return offset_ == data_.size(); }
+
+    // Hands the stream what it accepts; returns how many bytes that was.
+    std::size_t flush(overlay::overlay_node& node, connection_id id) {
+        std::size_t n = 0;
+        if (!empty()) {
+            n = node.write(id, bytes_view(data_).subspan(offset_));
+            offset_ += n;
+            written += n;
+            // Drop the sent prefix only once it is most of the buffer: erasing it after every
+            // write would copy the rest each time, quadratic in the size of the input.
+            if (empty()) {
+                data_.clear();
+                offset_ = 0;
+            } else if (offset_ > data_.size() / 2) {
+                data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(offset_));
+                offset_ = 0;
+            }
         }
-        if (eof && data.empty() && !closed) {
+        if (eof && empty() && !closed) {
             closed = true;
             node.close(id);
         }
+        return n;
     }
+
+private:
+    bytes data_;
+    std::size_t offset_ = 0;
 };
 
 } // namespace
@@ -136,10 +160,11 @@ peer_commands::peer_commands(CLI::App& app) : opts_(std::make_unique<options>())
         ->check(CLI::Range(1, 100000));
     o.common.add_to(connect, "give up after this many seconds (finding, introduction, punching and pings)",
                     "print exactly one JSON object on stdout (keys in docs/CLI.md)");
-    connect->callback([&o] {
+    connect->callback([&o, connect] {
         o.which = command::connect;
-        // The listen default does not apply to connect: its stdout may be data.
-        if (o.common.log_level == "info") o.common.log_level = "warn";
+        // The listen default does not apply to connect: its stdout may be data. An
+        // explicit --log-level still does.
+        if (connect->get_option("--log-level")->count() == 0) o.common.log_level = "warn";
     });
 }
 
@@ -229,7 +254,7 @@ int peer_commands::options::listen(const output& out) const {
                 } else if (!piped_used) {
                     piped_used = true;
                     piped = e->id;
-                    conns[e->id].data = std::move(from_stdin);
+                    conns[e->id].assign(std::move(from_stdin));
                     conns[e->id].eof = stdin_eof;
                 } else {
                     log->info("closing connection {}: stdin/stdout already piped to the first one", e->id);
@@ -254,21 +279,24 @@ int peer_commands::options::listen(const output& out) const {
         for (auto& [id, w] : conns) {
             auto data = node.read(id);
             if (echo) {
-                w.data.insert(w.data.end(), data.begin(), data.end());
+                w.append(data);
                 // The peer is done: finish our direction once its bytes went back.
                 if (const auto* st = node.stream(id); st && st->peer_finished()) w.eof = true;
             } else {
                 write_stdout(data);
             }
-            w.flush(node, id);
+            const auto taken = w.flush(node, id);
+            if (pump && piped == id) pump->consumed(taken);
         }
     });
     if (!echo)
         pump.emplace(
             [&](bytes chunk) {
                 s->run_on_loop([&, chunk = std::move(chunk)](timestamp) {
-                    auto& buffer = piped && conns.contains(*piped) ? conns[*piped].data : from_stdin;
-                    buffer.insert(buffer.end(), chunk.begin(), chunk.end());
+                    if (piped && conns.contains(*piped))
+                        conns[*piped].append(chunk);
+                    else
+                        from_stdin.insert(from_stdin.end(), chunk.begin(), chunk.end());
                 });
             },
             [&] {
@@ -321,9 +349,12 @@ int peer_commands::options::connect(const output& out) const {
     std::vector<double> rtts;
     std::size_t echoed = 0;
     timestamp ping_sent{};
+    // Piping: bytes each way since the connection opened, for the closing log line.
+    timestamp connected_at{};
+    std::uint64_t received = 0;
 
     auto send_ping = [&](timestamp now) {
-        writes.data.assign(ping_size, static_cast<std::uint8_t>('a' + rtts.size() % 26));
+        writes.assign(bytes(ping_size, static_cast<std::uint8_t>('a' + rtts.size() % 26)));
         ping_sent = now;
         echoed = 0;
     };
@@ -344,6 +375,7 @@ int peer_commands::options::connect(const output& out) const {
                     s->driver().stop();
                     return;
                 }
+                connected_at = t;
                 if (ping > 0) send_ping(t);
             });
             return;
@@ -361,7 +393,13 @@ int peer_commands::options::connect(const output& out) const {
             } else if (ping > 0) {
                 s->driver().stop();
             } else {
-                write_stdout(node.read(id));
+                auto rest = node.read(id);
+                received += rest.size();
+                write_stdout(rest);
+                const double secs = to_seconds(now - connected_at);
+                log->info("closed: sent {} bytes, received {} in {:.3f} s after connecting ({:.1f} MB/s)",
+                          writes.written, received, secs,
+                          secs > 0 ? static_cast<double>(writes.written + received) / secs / 1e6 : 0.0);
                 s->driver().schedule(close_linger, [&](timestamp) { s->driver().stop(); });
             }
             return;
@@ -369,7 +407,7 @@ int peer_commands::options::connect(const output& out) const {
         auto data = node.read(id);
         if (ping > 0) {
             echoed += data.size();
-            if (static_cast<int>(rtts.size()) < ping && echoed >= ping_size && writes.data.empty()) {
+            if (static_cast<int>(rtts.size()) < ping && echoed >= ping_size && writes.empty()) {
                 rtts.push_back(millis(now - ping_sent));
                 if (static_cast<int>(rtts.size()) == ping) {
                     // Close both ways (the echo side closes when we do), but never wait long.
@@ -380,20 +418,24 @@ int peer_commands::options::connect(const output& out) const {
                 send_ping(now);
             }
         } else {
+            received += data.size();
             write_stdout(data);
         }
-        writes.flush(node, id);
+        const auto taken = writes.flush(node, id);
+        if (pump) pump->consumed(taken);
     });
     if (ping == 0)
         pump.emplace(
             [&](bytes chunk) {
                 s->run_on_loop([&, chunk = std::move(chunk)](timestamp) {
-                    writes.data.insert(writes.data.end(), chunk.begin(), chunk.end());
+                    writes.append(chunk);
                 });
             },
             [&] { s->run_on_loop([&](timestamp) { writes.eof = true; }); });
     s->run_on_loop([&](timestamp now) { node.start(now); });
     s->driver().schedule(common.timeout_duration(), [&](timestamp) {
+        // Piping like netcat: once connected, a transfer may take as long as it takes.
+        if (result && result->ok && ping == 0) return;
         if (!result)
             error = fmt::format("timed out after {} s {}", common.timeout,
                                 asked ? "while finding, introducing or punching to the peer"

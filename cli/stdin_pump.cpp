@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 namespace ovl::cli {
 
@@ -13,17 +15,32 @@ constexpr std::size_t chunk_size = 16384;
 constexpr int poll_ms = 100;
 } // namespace
 
-stdin_pump::stdin_pump(std::function<void(bytes)> on_data, std::function<void()> on_eof)
-    : on_data_(std::move(on_data)), on_eof_(std::move(on_eof)), thread_([this] { run(); }) {}
+stdin_pump::stdin_pump(std::function<void(bytes)> on_data, std::function<void()> on_eof, std::size_t max_buffered)
+    : on_data_(std::move(on_data)), on_eof_(std::move(on_eof)), max_buffered_(max_buffered), thread_([this] { run(); }) {}
 
 stdin_pump::~stdin_pump() {
     stop_ = true;
+    room_.notify_all();
     thread_.join();
+}
+
+void stdin_pump::consumed(std::size_t n) {
+    if (n == 0) return;
+    {
+        std::lock_guard lock(mutex_);
+        buffered_ -= std::min(n, buffered_);
+    }
+    room_.notify_all();
 }
 
 void stdin_pump::run() {
     bytes buffer(chunk_size);
     while (!stop_) {
+        {
+            std::unique_lock lock(mutex_);
+            room_.wait_for(lock, std::chrono::milliseconds(poll_ms), [this] { return stop_ || buffered_ < max_buffered_; });
+            if (buffered_ >= max_buffered_) continue;
+        }
         pollfd p{STDIN_FILENO, POLLIN, 0};
         const int ready = ::poll(&p, 1, poll_ms);
         if (ready < 0 && errno == EINTR) continue;
@@ -33,6 +50,10 @@ void stdin_pump::run() {
         if (n <= 0) {
             on_eof_();
             return;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            buffered_ += static_cast<std::size_t>(n);
         }
         on_data_(bytes(buffer.begin(), buffer.begin() + n));
     }

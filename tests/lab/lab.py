@@ -577,15 +577,16 @@ class Lab:
 
 # ---------------------------------------------------------------- command line
 
-def start_introducers(lab, names, port=6881, timeout=40):
-    """Starts overlay-node on each public node in `names`, each bootstrapping through the
-    others, and waits until every one has verified by dial-back that it is publicly
+def start_introducers(lab, names, port=6881, timeout=40, extra=()):
+    """Starts overlay-node (with `extra` flags) on each public node in `names`, each
+    bootstrapping through the others, and waits until every one has verified by dial-back that it is publicly
     reachable and serves as an introducer. Returns {name: ip}."""
     ips = {n: lab.node(n).ip for n in names}
     procs = {}
     for n in names:
         boot = [a for m in names if m != n for a in ("--bootstrap", f"{ips[m]}:{port}")]
-        procs[n] = lab.spawn(n, f"node-{n}", [lab.bin("overlay-node"), "--listen", f"{ips[n]}:{port}", *boot])
+        procs[n] = lab.spawn(n, f"node-{n}", [lab.bin("overlay-node"), "--listen", f"{ips[n]}:{port}", *boot,
+                                              *extra])
     for n in names:
         lab.wait_log(procs[n], r"reachable: serving as introducer", timeout=timeout)
     return ips
