@@ -5,6 +5,7 @@ config and --print-config output are valid, and --check says so.
 Usage: bad_config_test.py OVERLAY_NODE EXAMPLE_CONFIG"""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,8 @@ if run("--config", round_trip, "--print-config").stdout != printed:
     failures.append("--print-config output does not load back to the same configuration")
 
 if failures:
+    print(f"(files kept in {work})")
     print("FAIL:\n  " + "\n  ".join(failures))
     sys.exit(1)
+shutil.rmtree(work)
 print("PASS")

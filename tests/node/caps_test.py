@@ -145,5 +145,5 @@ try:
 finally:
     if not ok:
         cluster.dump_logs()
-    cluster.stop()
+    cluster.stop(remove=ok)
 print("PASS")

@@ -121,9 +121,12 @@ class Cluster:
             self.stop()
             raise
 
-    def stop(self):
+    def stop(self, remove=False):
+        """Stops the nodes; `remove` deletes their configs and logs (kept when a test failed)."""
         for n in self.nodes:
             n.stop()
+        if remove:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def dump_logs(self):
         for n in self.nodes:
