@@ -130,7 +130,7 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     }
     if (registrations_.upsert(now, *key, std::move(r)) == registration_table::result::added) {
         ++stats_.registrations_accepted;
-        log_->info("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
+        log_->debug("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
     }
     return dht::query_reply::respond({{"ttl", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count())}});
 }
@@ -183,7 +183,7 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
     // its NAT (an early inbound packet can poison the mapping on some routers).
     notify_target(*reg, from, q, false);
     ++stats_.introductions_ok;
-    log_->info("introduced {} to {}", from.to_string(), reg->observed.to_string());
+    log_->debug("introduced {} to {}", from.to_string(), reg->observed.to_string());
     bencode::dict reply{{"ep", krpc::compact_endpoint(reg->observed)},
                         {"lan", endpoint_list(reg->lan)},
                         {"nat", reg->nat},
@@ -208,7 +208,7 @@ dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& fro
         break;
     }
     notify_target(*reg, from, q, true);
-    log_->info("relaying between {} and {}", from.to_string(), reg->observed.to_string());
+    log_->debug("relaying between {} and {}", from.to_string(), reg->observed.to_string());
     return dht::query_reply::respond({{"relay", 1}, {"sid", *sid}});
 }
 

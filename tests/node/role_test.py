@@ -31,7 +31,8 @@ table inet overlay_role_test {{
 }}
 """)
 
-cluster = Cluster(NODE_BIN, f'[node]\nlisten = "{NET}11:0"\n')
+# debug: per-registration lines (with addresses) are logged at that level only.
+cluster = Cluster(NODE_BIN, f'[node]\nlisten = "{NET}11:0"\nlog_level = "debug"\n')
 ok = False
 try:
     public = cluster.node
