@@ -218,7 +218,9 @@ int peer_commands::options::listen(const output& out) const {
             const auto p = node.profile();
             const auto held = node.registrations().introducers().size();
             const bool registered = held >= 3 || (held > 0 && now - started >= ready_grace);
-            if (node.serving_as_introducer() || (p.reach == overlay::reachability::unreachable && registered)) {
+            // A reachable listener is found through the DHT by its id: only once it is in it.
+            if ((node.serving_as_introducer() && node.in_dht()) ||
+                (p.reach == overlay::reachability::unreachable && registered)) {
                 ready = true;
                 std::vector<std::string> intros;
                 for (const auto& e : node.registrations().introducers()) intros.push_back(e.to_string());

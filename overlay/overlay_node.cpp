@@ -85,6 +85,7 @@ void overlay_node::start(timestamp now) {
 
 void overlay_node::join_dht(timestamp now) {
     dht_.bootstrap(now, [this](timestamp t, std::size_t known) {
+        in_dht_ = true;
         const bool asked_someone = !config_.dht.bootstrap.empty() || !config_.dht.saved_nodes.empty();
         if (!udp_answered_ && asked_someone) {
             bootstrap_silent_ = true;

@@ -115,6 +115,8 @@ public:
     std::uint64_t records_published() const { return records_published_; }
 
     nat_profile profile() const;
+    // The DHT bootstrap lookup has finished, so others' lookups for our id can find us.
+    bool in_dht() const { return in_dht_; }
     bool serving_as_introducer() const { return serving_; }
     const identity& self() const { return self_; }
     dht::node& dht() { return dht_; }
@@ -188,6 +190,7 @@ private:
     // IPs we have written to, with the order we first did (see mapping_observer).
     std::unordered_map<ip_address, std::uint64_t, ip_address_hash> sent_to_ips_;
     bool joined_ = false;
+    bool in_dht_ = false;
     std::vector<endpoint> published_introducers_;
     timestamp next_record_{};
     std::uint64_t records_published_ = 0;
