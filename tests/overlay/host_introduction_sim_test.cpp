@@ -17,17 +17,22 @@ overlay::overlay_config host_driven() {
     c.policy = overlay::path_policy::direct_only;
     return c;
 }
+
+// `count` public introducers, settled.
+void add_introducers(test::overlay_swarm& swarm, int count) {
+    for (int i = 0; i < count; ++i) {
+        swarm.add("open");
+        swarm.run_for(200ms);
+    }
+    swarm.run_for(5s);
+}
 } // namespace
 
 TEST_CASE("host-driven introduction: both sides learn each other's public endpoint and the context",
           "[overlay][introduction]") {
     sim::network net(77);
     test::overlay_swarm swarm(net);
-    for (int i = 0; i < 8; ++i) {
-        swarm.add("open");
-        swarm.run_for(200ms);
-    }
-    swarm.run_for(5s);
+    add_introducers(swarm, 8);
     auto& target = swarm.add_configured("port-restricted-cone", host_driven());
     auto& requester = swarm.add_configured("port-restricted-cone", host_driven());
     std::optional<overlay::introduction> told;
@@ -62,11 +67,7 @@ TEST_CASE("host-driven introduction: both sides learn each other's public endpoi
 TEST_CASE("host-driven introduction to an unknown peer fails with a reason", "[overlay][introduction]") {
     sim::network net(78);
     test::overlay_swarm swarm(net);
-    for (int i = 0; i < 6; ++i) {
-        swarm.add("open");
-        swarm.run_for(200ms);
-    }
-    swarm.run_for(5s);
+    add_introducers(swarm, 6);
     auto& requester = swarm.add_configured("port-restricted-cone", host_driven());
     swarm.run_for(5s);
     overlay::public_key nobody{};
