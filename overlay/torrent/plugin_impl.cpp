@@ -12,11 +12,8 @@ namespace ovl::torrent {
 
 namespace {
 using namespace std::chrono_literals;
-// Pings (which open our NAT toward the peer) go out this often during a punch; the side
-// that asked for the introduction has libtorrent connect at the start and once more
-// halfway through the pings. Only that side connects: with both, the two crossing
-// connections are resolved by listen port, at random when the ports are equal, and
-// libtorrent often kept the one that had not got through (1 run in 4 in the Docker swarm).
+// Pings (which open our NAT toward the peer) go out this often during a punch; libtorrent
+// is asked to connect at the start and once more halfway through the pings.
 constexpr auto punch_round = 1s;
 constexpr int punch_rounds = 3;
 // Candidates beyond the first few (predicted ports) are not worth a connection each.
@@ -214,7 +211,7 @@ void overlay_plugin::impl::start_punch(timestamp now, punch p) {
     const auto count = std::min(p.candidates.size(), max_connect_candidates);
     for (std::size_t i = 0; i < count; ++i) {
         bridge->ping(p.candidates[i]);
-        if (p.initiated) it->second.handle.connect_peer(to_lt_tcp(p.candidates[i]));
+        it->second.handle.connect_peer(to_lt_tcp(p.candidates[i]));
     }
     set_path(overlay::to_hex(p.peer), p.candidates.front(), path_state::punching, 0, {}, p.initiated);
     std::erase_if(punches, [&](const punch& q) { return q.rdv == p.rdv && q.peer == p.peer; });
@@ -247,7 +244,7 @@ void overlay_plugin::impl::service_punches(timestamp now) {
             const auto count = std::min(p.candidates.size(), max_connect_candidates);
             for (std::size_t i = 0; i < count; ++i) {
                 bridge->ping(p.candidates[i]);
-                if (p.round == 1 && p.initiated) t->second.handle.connect_peer(to_lt_tcp(p.candidates[i]));
+                if (p.round == 1) t->second.handle.connect_peer(to_lt_tcp(p.candidates[i]));
             }
             ++p.round;
             p.next = now + punch_round;
