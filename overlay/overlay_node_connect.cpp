@@ -36,14 +36,17 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
         return dht::query_reply::respond({});
     }
     if (punches_.contains(*sid)) return dht::query_reply::respond({});
-    auto lan = read_endpoint_list(q.body, "lan");
+    // Where the requester may be reached: its public endpoint, usable LAN endpoints, and
+    // the ports its sequential NAT is predicted to use.
+    const auto lan = usable_lan(*ep, read_endpoint_list(q.body, "lan"));
+    std::vector<endpoint> candidates{*ep};
+    candidates.insert(candidates.end(), lan.begin(), lan.end());
+    for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
+        if (p.address == ep->address) candidates.push_back(p);
     if (introduction_) {
         introduction in;
         in.peer = *requester;
-        in.candidates = {*ep};
-        for (const auto& l : usable_lan(*ep, lan)) in.candidates.push_back(l);
-        for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
-            if (p.address == ep->address) in.candidates.push_back(p);
+        in.candidates = std::move(candidates);
         if (const auto* ctx = bencode::find_string(q.body, "ctx")) in.ctx = ctx->substr(0, 32);
         if (const auto* nat = bencode::find_string(q.body, "nat")) in.peer_nat = nat->substr(0, 32);
         in.introducer = from;
@@ -54,11 +57,6 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     }
     log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
                ep->to_string());
-    std::vector<endpoint> candidates{*ep};
-    lan = usable_lan(*ep, lan);
-    candidates.insert(candidates.end(), lan.begin(), lan.end());
-    for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
-        if (p.address == ep->address) candidates.push_back(p);
     const auto peer = *requester;
     const auto introducer = from;
     start_punch(now, *sid, std::move(candidates), lan, [this, peer, introducer](timestamp t, const punch_session& s) {
