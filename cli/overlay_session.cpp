@@ -52,14 +52,20 @@ void overlay_session::tunnel_everything() {
 std::optional<outgoing_datagram> overlay_session::poll_transmit() {
     while (auto d = node_->poll_transmit()) {
         if (!tunnel_ || (!tunnel_all_ && !tunnel_->connected(d->to))) return d;
-        // Probes from a second port test UDP filtering: meaningless over TCP.
-        if (!d->from_secondary_port) tunnel_->send(d->to, std::move(d->payload), tunnel_all_);
+        // Probes from a second port test UDP filtering, and extra sockets punch UDP:
+        // both meaningless over TCP.
+        if (!d->from_secondary_port && d->socket == 0) tunnel_->send(d->to, std::move(d->payload), tunnel_all_);
     }
     return std::nullopt;
 }
 
 void overlay_session::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {
     node_->on_datagram(now, from, payload);
+    after(now);
+}
+
+void overlay_session::on_extra_datagram(timestamp now, std::uint16_t socket, const endpoint& from, bytes_view payload) {
+    node_->on_extra_datagram(now, socket, from, payload);
     after(now);
 }
 

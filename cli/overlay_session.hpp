@@ -39,6 +39,8 @@ public:
     std::optional<outgoing_datagram> poll_transmit() override;
     std::optional<timestamp> next_deadline() const override { return node_->next_deadline(); }
     void on_timeout(timestamp now) override;
+    void on_extra_datagram(timestamp now, std::uint16_t socket, const endpoint& from, bytes_view payload) override;
+    std::optional<std::uint16_t> poll_released_socket() override { return node_->poll_released_socket(); }
 
 private:
     void after(timestamp now) {

@@ -23,6 +23,11 @@ struct outgoing_datagram {
     // not delivered. Dial-back probes use it: a packet from a port the receiver never
     // wrote to is what tests the receiver's NAT filtering.
     bool from_secondary_port = false;
+    // Which local socket sends it: 0 is the core's own; n >= 1 names an extra socket the
+    // host opens on first use (same address, an ephemeral port) and keeps until the core
+    // releases it. Replies to an extra socket come back through on_extra_datagram. Many-
+    // socket ("birthday") hole punching uses them.
+    std::uint16_t socket = 0;
 };
 
 class datagram_core {
@@ -38,6 +43,12 @@ public:
     virtual std::optional<timestamp> next_deadline() const = 0;
     // Time passed; the core runs whatever is due at `now`.
     virtual void on_timeout(timestamp now) = 0;
+
+    // A datagram arrived on extra socket `socket` (see outgoing_datagram::socket).
+    virtual void on_extra_datagram(timestamp, std::uint16_t /*socket*/, const endpoint&, bytes_view) {}
+    // An extra socket the core no longer needs; the host closes it. Call until empty after
+    // poll_transmit. A released number may be used again later for a fresh socket.
+    virtual std::optional<std::uint16_t> poll_released_socket() { return std::nullopt; }
 };
 
 } // namespace ovl

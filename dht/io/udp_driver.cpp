@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <system_error>
 
@@ -135,12 +136,15 @@ struct udp_driver::impl {
                 log->debug("dropped datagram to {}: address family differs from the socket's", d->to.to_string());
             } else if (d->from_secondary_port) {
                 send_secondary(*d);
+            } else if (d->socket != 0) {
+                send_extra(*d);
             } else {
                 outgoing.push_back(std::move(*d));
                 if (outgoing.size() == batch_size) send_batch();
             }
         }
         send_batch();
+        while (auto n = core.poll_released_socket()) extras.erase(*n);
         arm_timer();
     }
 
@@ -192,6 +196,44 @@ struct udp_driver::impl {
         return *secondary;
     }
 
+    void send_extra(const outgoing_datagram& d) {
+        auto it = extras.find(d.socket);
+        if (it == extras.end()) {
+            udp::socket s(io);
+            boost::system::error_code ec;
+            s.open(socket.local_endpoint().protocol(), ec);
+            if (!ec) s.bind(udp::endpoint(socket.local_endpoint().address(), 0), ec);
+            if (!ec) s.non_blocking(true, ec);
+            if (ec) {
+                log->debug("cannot open extra socket {}: {}", d.socket, ec.message());
+                return;
+            }
+            it = extras.emplace(d.socket, std::move(s)).first;
+            receive_extra(d.socket);
+        }
+        boost::system::error_code ec;
+        it->second.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
+        if (ec) log->debug("dropped datagram to {} from extra socket {}: {}", d.to.to_string(), d.socket, ec.message());
+    }
+
+    // Extra sockets carry few packets (punch probes, then at most one stream), so they
+    // are read one datagram per call.
+    void receive_extra(std::uint16_t n) {
+        extras.at(n).async_wait(udp::socket::wait_read, [this, n](const boost::system::error_code& ec) {
+            auto it = extras.find(n);
+            if (ec == asio::error::operation_aborted || it == extras.end()) return;
+            for (;;) {
+                udp::endpoint sender;
+                boost::system::error_code rec;
+                const auto len = it->second.receive_from(asio::buffer(buffer.data(), receive_buffer_size), sender, 0, rec);
+                if (rec) break;
+                core.on_extra_datagram(steady_now(), n, from_asio(sender), bytes_view(buffer.data(), len));
+            }
+            flush();
+            if (extras.contains(n)) receive_extra(n);
+        });
+    }
+
     void arm_timer() {
         auto deadline = core.next_deadline();
         if (deadline == armed) return;
@@ -217,6 +259,7 @@ struct udp_driver::impl {
     asio::io_context io;
     udp::socket socket;
     std::optional<udp::socket> secondary;
+    std::map<std::uint16_t, udp::socket> extras;
     bool socket_is_v4 = true;
     asio::steady_timer timer;
     std::optional<timestamp> armed;

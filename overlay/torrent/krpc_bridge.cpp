@@ -27,7 +27,7 @@ void krpc_bridge::flush(datagram_core& core, timestamp now) {
 }
 
 void krpc_bridge::send(timestamp now, const outgoing_datagram& d) {
-    if (d.payload.empty() || d.payload[0] != 'd' || d.from_secondary_port) {
+    if (d.payload.empty() || d.payload[0] != 'd' || d.from_secondary_port || d.socket != 0) {
         ++dropped_raw_;
         return;
     }

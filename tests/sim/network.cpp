@@ -78,12 +78,12 @@ nat& network::nat_state(nat_id id) { return nats_[nodes_[nat_nodes_.at(id.value)
 udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& core) {
     const node& n = host_node(host);
     auto& ports = nodes_[host.value].udp_ports;
-    if (std::any_of(ports.begin(), ports.end(), [&](const auto& p) { return p.first == port; }))
+    if (std::any_of(ports.begin(), ports.end(), [&](const auto& p) { return p.port == port; }))
         throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port,
                                                 n.address.to_string()));
     const auto index = static_cast<std::uint32_t>(bindings_.size());
     bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{n.address, port}, core, index));
-    ports.emplace_back(port, index);
+    ports.push_back({port, index, 0});
     udp_binding& b = *bindings_.back();
     service(b);
     return b;
@@ -99,13 +99,33 @@ void network::service(udp_binding& b) {
         if (!nodes_[host].alive) continue;
         endpoint source = b.local_;
         if (d->from_secondary_port) source.port = secondary_port(source.port);
+        else if (d->socket != 0) source.port = extra_port(b, d->socket);
         send(host, packet{protocol::udp, 0, source, d->to, std::move(d->payload)});
+    }
+    while (auto released = b.core_->poll_released_socket()) {
+        auto& ports = nodes_[host].udp_ports;
+        std::erase_if(ports, [&](const bound_port& p) { return p.binding == b.index_ && p.socket == *released; });
     }
     const std::optional<timestamp> deadline = b.core_->next_deadline();
     if (deadline == b.scheduled_) return;
     b.scheduled_ = deadline;
     ++b.timer_generation_;
     if (deadline) queue_.push(std::max(*deadline, now_), event::kind::timer, b.index_, b.timer_generation_);
+}
+
+// Extra sockets get the lowest free port from 49152 up, like a kernel's ephemeral range
+// (deterministic, so a seed replays a run exactly).
+std::uint16_t network::extra_port(udp_binding& b, std::uint16_t socket) {
+    auto& ports = nodes_[b.host_.value].udp_ports;
+    for (const auto& p : ports)
+        if (p.binding == b.index_ && p.socket == socket) return p.port;
+    for (std::uint32_t port = 49152; port <= 65535; ++port) {
+        if (std::none_of(ports.begin(), ports.end(), [&](const bound_port& p) { return p.port == port; })) {
+            ports.push_back({static_cast<std::uint16_t>(port), b.index_, socket});
+            return static_cast<std::uint16_t>(port);
+        }
+    }
+    throw std::runtime_error("simulated host ran out of UDP ports");
 }
 
 void network::kill_host(host_id host) {
@@ -247,7 +267,7 @@ void network::arrive_at_host(std::uint32_t n, std::uint32_t slot) {
 void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
     const auto& ports = nodes_[n].udp_ports;
     const std::uint16_t port = packets_[slot].dst.port;
-    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.first == port; });
+    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.port == port; });
     if (it == ports.end()) return drop(slot, drop_reason::no_listener);
     ++stats_.delivered;
     if (log_) log_packet("deliver", packets_[slot]);
@@ -255,8 +275,11 @@ void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
     const endpoint from = packets_[slot].src;
     const bytes payload = std::move(packets_[slot].payload);
     release_packet(slot);
-    udp_binding& b = *bindings_[it->second];
-    b.core_->on_datagram(now_, from, payload);
+    udp_binding& b = *bindings_[it->binding];
+    if (it->socket == 0)
+        b.core_->on_datagram(now_, from, payload);
+    else
+        b.core_->on_extra_datagram(now_, it->socket, from, payload);
     service(b);
 }
 

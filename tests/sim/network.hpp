@@ -94,6 +94,13 @@ public:
 private:
     friend class tcp_connection;
 
+    // A UDP port of a host: the binding whose core owns it, and which of the core's
+    // sockets it is (0: its own; n >= 1: extra socket n, see outgoing_datagram::socket).
+    struct bound_port {
+        std::uint16_t port = 0;
+        std::uint32_t binding = 0;
+        std::uint16_t socket = 0;
+    };
     struct node {
         bool is_nat = false;
         bool alive = true;
@@ -102,7 +109,7 @@ private:
         std::uint32_t nat_index = 0;
         ip_address address;
         link access;
-        std::vector<std::pair<std::uint16_t, std::uint32_t>> udp_ports;
+        std::vector<bound_port> udp_ports;
     };
     struct realm {
         address_table members;
@@ -131,6 +138,7 @@ private:
     void deliver_udp(std::uint32_t n, std::uint32_t slot);
     void fire_timer(const event& e);
     void service(udp_binding& b);
+    std::uint16_t extra_port(udp_binding& b, std::uint16_t socket);
     void log_packet(std::string_view verdict, const packet& p);
 
     // tcp.cpp

@@ -85,3 +85,41 @@ TEST_CASE("run_until with a predicate stops as soon as it holds", "[sim][network
     CHECK_FALSE(net.run_until([&] { return !ca.inbox().empty(); }, network::epoch + 2s));
     CHECK(net.now() == network::epoch + 2s);
 }
+
+TEST_CASE("extra sockets get their own ports, deliver replies, and close when released", "[sim][network]") {
+    network net(1);
+    const host_id a = net.add_public_host(ip("20.0.0.1"));
+    const host_id b = net.add_public_host(ip("20.0.0.2"));
+    recording_core ca, cb;
+    udp_binding& ba = net.bind_udp(a, 1000, ca);
+    udp_binding& bb = net.bind_udp(b, 2000, cb);
+    cb.set_echo(true);
+
+    ca.send_from(1, {ip("20.0.0.2"), 2000}, "one");
+    ca.send_from(2, {ip("20.0.0.2"), 2000}, "two");
+    ca.send_from(1, {ip("20.0.0.2"), 2000}, "one again");
+    ba.poke();
+    net.run_for(1s);
+
+    REQUIRE(cb.inbox().size() == 3);
+    CHECK(cb.inbox()[0].from == endpoint{ip("20.0.0.1"), 49152});
+    CHECK(cb.inbox()[1].from == endpoint{ip("20.0.0.1"), 49153});
+    CHECK(cb.inbox()[2].from == endpoint{ip("20.0.0.1"), 49152});
+    REQUIRE(ca.inbox().size() == 3);
+    CHECK(ca.inbox()[0].socket == 1);
+    CHECK(ca.inbox()[1].socket == 2);
+    CHECK(ca.inbox()[1].text() == "two");
+
+    // Released: the echo to it finds no listener, and the port is free again.
+    ca.release(1);
+    ba.poke();
+    cb.send({ip("20.0.0.1"), 49152}, "late");
+    bb.poke();
+    net.run_for(1s);
+    CHECK(ca.inbox().size() == 3);
+    CHECK(net.stats().dropped_for(drop_reason::no_listener) == 1);
+    ca.send_from(3, {ip("20.0.0.2"), 2000}, "three");
+    ba.poke();
+    net.run_for(1s);
+    CHECK(cb.inbox().back().from == endpoint{ip("20.0.0.1"), 49152});
+}

@@ -19,12 +19,17 @@ public:
         timestamp at;
         endpoint from;
         bytes payload;
+        // 0: the core's own socket; n: extra socket n.
+        std::uint16_t socket = 0;
         std::string text() const { return {payload.begin(), payload.end()}; }
     };
 
     // Queues a datagram; call udp_binding::poke() afterwards so the network sends it.
     void send(const endpoint& to, bytes payload);
     void send(const endpoint& to, std::string_view text);
+    // Sends from extra socket `socket` (opened by the host on first use).
+    void send_from(std::uint16_t socket, const endpoint& to, std::string_view text);
+    void release(std::uint16_t socket) { released_.push_back(socket); }
     // One-shot timer: on_timeout is called once at `at`.
     void set_deadline(std::optional<timestamp> at) { deadline_ = at; }
     // Reply to every datagram with the same payload.
@@ -39,9 +44,12 @@ public:
     std::optional<outgoing_datagram> poll_transmit() override;
     std::optional<timestamp> next_deadline() const override { return deadline_; }
     void on_timeout(timestamp now) override;
+    void on_extra_datagram(timestamp now, std::uint16_t socket, const endpoint& from, bytes_view payload) override;
+    std::optional<std::uint16_t> poll_released_socket() override;
 
 private:
     std::deque<outgoing_datagram> outbox_;
+    std::deque<std::uint16_t> released_;
     std::vector<received> inbox_;
     std::vector<timestamp> timeouts_;
     std::optional<timestamp> deadline_;
