@@ -267,6 +267,12 @@ void overlay_plugin::impl::on_handshake(timestamp now, const lt::tcp::endpoint& 
     punches.erase(it);
 }
 
+bool overlay_plugin::impl::punching(const ip_address& a) const {
+    return std::any_of(punches.begin(), punches.end(), [&](const punch& p) {
+        return std::any_of(p.candidates.begin(), p.candidates.end(), [&](const endpoint& c) { return c.address == a; });
+    });
+}
+
 void overlay_plugin::impl::set_path(const std::string& peer_id, const endpoint& ep, path_state state, double ms,
                                     std::string reason, bool initiated) {
     std::lock_guard lock(paths_mutex);

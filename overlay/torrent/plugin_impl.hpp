@@ -29,6 +29,8 @@ struct overlay_plugin::impl {
     std::string add_torrent(const lt::torrent_handle& h);
     void remove_torrent(const std::string& rdv);
     void on_handshake(timestamp now, const lt::tcp::endpoint& remote, bool utp);
+    // A punch to this address is under way.
+    bool punching(const ip_address& a) const;
 
     std::vector<peer_path> paths() const;
 
