@@ -5,6 +5,7 @@
 #include "dht/base/endpoint.hpp"
 #include "dht/base/time.hpp"
 #include "dht/node_config.hpp"
+#include "overlay/birthday_probe.hpp"
 #include "overlay/nat_profile.hpp"
 #include "overlay/relay_table.hpp"
 
@@ -59,6 +60,10 @@ struct overlay_config {
     // Hole punching: probe spacing and how long to keep trying.
     duration punch_interval = std::chrono::milliseconds(100);
     duration punch_timeout = std::chrono::seconds(5);
+    // Many-socket probing (birthday_probe.hpp): its sizes, and how many may run at once
+    // (each holds up to `birthday.sockets` file descriptors while it runs).
+    birthday_probe::settings birthday;
+    std::size_t max_birthdays = 2;
 
     // Set by a host that owns neither the socket's raw datagrams nor the connections (the
     // torrent plugin): dial-back probes could not reach it, so the host states whether it

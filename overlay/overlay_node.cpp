@@ -99,7 +99,20 @@ void overlay_node::join_dht(timestamp now) {
     });
 }
 
-void overlay_node::send_raw(const endpoint& to, bytes payload) { raw_out_.push_back({to, std::move(payload)}); }
+void overlay_node::send_raw(const endpoint& to, bytes payload, std::uint16_t socket) {
+    outgoing_datagram d{to, std::move(payload)};
+    d.socket = socket;
+    raw_out_.push_back(std::move(d));
+}
+
+void overlay_node::on_punch_datagram(timestamp now, const endpoint& from, bytes_view payload, std::uint16_t socket) {
+    const auto sid = punch_session::session_of(payload);
+    if (!sid) return;
+    // Probes are answered statelessly: an ack is no bigger than the probe, and it lets a
+    // peer whose introduction is still on its way through see the path open.
+    if (payload[0] == tag::punch_probe) send_raw(from, punch_session::ack(*sid), socket);
+    if (auto it = punches_.find(*sid); it != punches_.end()) it->second.session->on_reply(now, from, socket);
+}
 
 void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) {
     now_ = now;
@@ -108,11 +121,8 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
     if (first == tag::krpc) {
         udp_answered_ = true;
         dht_.on_datagram(now, from, payload);
-    } else if (auto sid = punch_session::session_of(payload)) {
-        // Probes are answered statelessly: an ack is no bigger than the probe, and it
-        // lets a peer whose introduction is still on its way through see the path open.
-        if (first == tag::punch_probe) send_raw(from, punch_session::ack(*sid));
-        if (auto it = punches_.find(*sid); it != punches_.end()) it->second.session->on_reply(now, from);
+    } else if (first == tag::punch_probe || first == tag::punch_ack) {
+        on_punch_datagram(now, from, payload, 0);
     } else if (first >= tag::stream_first && first <= tag::stream_last) {
         on_stream_datagram(now, from, payload);
     } else if (first == tag::relay_first) {
@@ -129,6 +139,53 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
     maybe_publish_record(now);
 }
 
+void overlay_node::on_extra_datagram(timestamp now, std::uint16_t socket, const endpoint& from, bytes_view payload) {
+    now_ = now;
+    if (payload.empty() || !sockets_in_use_.contains(socket)) return;
+    const auto first = payload[0];
+    if (first == tag::punch_probe || first == tag::punch_ack)
+        on_punch_datagram(now, from, payload, socket);
+    else if (first >= tag::stream_first && first <= tag::stream_last)
+        on_stream_datagram(now, from, payload, std::nullopt, socket);
+    service_punches(now);
+    service_streams(now);
+}
+
+std::optional<std::uint16_t> overlay_node::poll_released_socket() {
+    if (released_sockets_.empty()) return std::nullopt;
+    const auto n = released_sockets_.front();
+    released_sockets_.pop_front();
+    return n;
+}
+
+std::optional<std::uint16_t> overlay_node::allocate_sockets(std::uint16_t count) {
+    constexpr std::uint32_t last = 65535;
+    // A free block after the last one handed out (wrapping once), so that a number is
+    // not reused soon after its release.
+    std::uint32_t first = next_socket_;
+    for (int wraps = 0; wraps < 2 && count > 0;) {
+        if (first + count - 1 > last) {
+            first = 1;
+            ++wraps;
+            continue;
+        }
+        auto clash = sockets_in_use_.lower_bound(static_cast<std::uint16_t>(first));
+        if (clash == sockets_in_use_.end() || *clash >= first + count) {
+            for (std::uint32_t n = first; n < first + count; ++n) sockets_in_use_.insert(static_cast<std::uint16_t>(n));
+            next_socket_ = static_cast<std::uint16_t>(first + count > last ? 1 : first + count);
+            return static_cast<std::uint16_t>(first);
+        }
+        first = *clash + 1u;
+    }
+    return std::nullopt;
+}
+
+void overlay_node::release_socket(std::uint16_t socket) {
+    if (socket == 0 || sockets_in_use_.erase(socket) == 0) return;
+    sockets_awaiting_stream_.erase(socket);
+    released_sockets_.push_back(socket);
+}
+
 std::optional<outgoing_datagram> overlay_node::poll_transmit() {
     std::optional<outgoing_datagram> d;
     if (!raw_out_.empty()) {
@@ -137,7 +194,7 @@ std::optional<outgoing_datagram> overlay_node::poll_transmit() {
     } else {
         d = dht_.poll_transmit();
     }
-    if (d && !d->from_secondary_port) {
+    if (d && !d->from_secondary_port && d->socket == 0) {
         // Bounded: when full, forget and start over (a probe may then count once wrongly).
         if (sent_to_.size() >= max_sent_to) {
             sent_to_.clear();
@@ -159,6 +216,7 @@ std::optional<timestamp> overlay_node::next_deadline() const {
     // Once published, a record is renewed on schedule; the first one follows elections.
     if (client_.running() && !published_introducers_.empty()) consider(next_record_);
     for (const auto& [sid, p] : punches_) consider(p.session->next_deadline());
+    for (const auto& [socket, until] : sockets_awaiting_stream_) consider(until);
     for (const auto& [id, c] : connections_) {
         consider(c.stream->next_deadline());
         if (c.finished) consider(c.finished_at + connection_linger);
@@ -175,6 +233,10 @@ void overlay_node::on_timeout(timestamp now) {
     maybe_publish_record(now);
     for (auto& [sid, p] : punches_) p.session->on_timeout(now);
     for (auto& [id, c] : connections_) c.stream->on_timeout(now);
+    std::vector<std::uint16_t> unclaimed;
+    for (const auto& [socket, until] : sockets_awaiting_stream_)
+        if (now >= until) unclaimed.push_back(socket);
+    for (auto socket : unclaimed) release_socket(socket);
     service_punches(now);
     service_streams(now);
     update_role(now);

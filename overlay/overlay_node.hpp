@@ -24,6 +24,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -91,6 +93,9 @@ public:
     std::optional<outgoing_datagram> poll_transmit() override;
     std::optional<timestamp> next_deadline() const override;
     void on_timeout(timestamp now) override;
+    // Extra sockets carry many-socket punches and the streams that won them.
+    void on_extra_datagram(timestamp now, std::uint16_t socket, const endpoint& from, bytes_view payload) override;
+    std::optional<std::uint16_t> poll_released_socket() override;
 
     // Joins the DHT, then works out reachability and takes the matching role.
     void start(timestamp now);
@@ -147,18 +152,27 @@ private:
     dht::query_reply on_introduction(timestamp now, const endpoint& from, const krpc::message& q);
     void ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt);
     void send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token);
+    // Many-socket probing for this pair, if one side randomises its ports and the other
+    // maps endpoint-independently (see birthday_probe.hpp); both sides reach the same
+    // answer from the two NAT verdicts.
+    std::optional<birthday_probe::role> birthday_role(std::string_view peer_nat, bool peer_predictable) const;
     void start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates, std::vector<endpoint> lan,
-                     std::function<void(timestamp, const punch_session&)> done);
+                     std::function<void(timestamp, const punch_session&)> done,
+                     std::optional<birthday_probe::role> birthday = std::nullopt);
+    std::optional<std::uint16_t> allocate_sockets(std::uint16_t count);
+    void release_socket(std::uint16_t socket);
     void service_punches(timestamp now);
     void finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result);
-    void open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res);
-    void send_raw(const endpoint& to, bytes payload);
+    void open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res,
+                  std::uint16_t socket = 0);
+    void send_raw(const endpoint& to, bytes payload, std::uint16_t socket = 0);
+    void on_punch_datagram(timestamp now, const endpoint& from, bytes_view payload, std::uint16_t socket);
     void on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload,
-                            const std::optional<std::string>& relay_sid = std::nullopt);
+                            const std::optional<std::string>& relay_sid = std::nullopt, std::uint16_t socket = 0);
     void on_relay_frame(timestamp now, const endpoint& from, bytes_view frame);
     void request_relay(timestamp now, std::shared_ptr<connect_attempt> attempt, connect_result res);
     connection_id open_stream(timestamp now, const public_key& peer, const endpoint& remote,
-                              const std::optional<std::string>& relay_sid = std::nullopt);
+                              const std::optional<std::string>& relay_sid = std::nullopt, std::uint16_t socket = 0);
     void service_streams(timestamp now);
 
     struct connection {
@@ -166,6 +180,8 @@ private:
         endpoint remote;
         // Relayed: `remote` is the relay, and packets travel inside relay frames.
         std::optional<std::string> relay_sid;
+        // The local socket the path runs over (an extra one after many-socket probing).
+        std::uint16_t socket = 0;
         bool incoming = false;
         bool opened = false;
         bool finished = false;
@@ -198,6 +214,12 @@ private:
     bool udp_answered_ = false;
     bool bootstrap_silent_ = false;
     std::map<std::string, punch_entry> punches_;
+    // Extra sockets (outgoing_datagram::socket) held by punches and connections; a socket
+    // that won a punch waits here for its stream until the deadline, then is released.
+    std::set<std::uint16_t> sockets_in_use_;
+    std::uint16_t next_socket_ = 1;
+    std::map<std::uint16_t, timestamp> sockets_awaiting_stream_;
+    std::deque<std::uint16_t> released_sockets_;
     std::map<connection_id, connection> connections_;
     // Peers we were introduced to, by the endpoint the punch settled on: their stream
     // must prove this key.

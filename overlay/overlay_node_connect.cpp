@@ -55,8 +55,13 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
         introduction_(now, in);
         return dht::query_reply::respond({});
     }
-    log_->info("introduction from {}: peer {} at {}, punching", from.to_string(), to_hex(*requester).substr(0, 16),
-               ep->to_string());
+    std::string peer_nat;
+    if (const auto* nat = bencode::find_string(q.body, "nat")) peer_nat = nat->substr(0, 32);
+    const bool peer_predictable = candidates.size() > 1 + lan.size();
+    const auto birthday = birthday_role(peer_nat, peer_predictable);
+    log_->info("introduction from {}: peer {} at {} ({}), punching{}", from.to_string(), to_hex(*requester).substr(0, 16),
+               ep->to_string(), peer_nat.empty() ? "nat unknown" : peer_nat,
+               birthday ? " with many-socket probing" : "");
     const auto peer = *requester;
     const auto introducer = from;
     start_punch(now, *sid, std::move(candidates), lan, [this, peer, introducer](timestamp t, const punch_session& s) {
@@ -71,18 +76,47 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
         in.introducer = introducer;
         const auto& lan_eps = punches_.at(s.session_id()).lan;
         in.path = std::find(lan_eps.begin(), lan_eps.end(), *s.path()) != lan_eps.end() ? path_kind::lan : path_kind::udp;
-        log_->info("punch succeeded: peer {} at {} ({}) in {:.0f} ms", to_hex(peer).substr(0, 16), in.remote.to_string(),
-                   to_string(in.path), to_seconds(in.elapsed) * 1000);
+        log_->info("punch succeeded: peer {} at {} ({}{}) in {:.0f} ms after {} probes", to_hex(peer).substr(0, 16),
+                   in.remote.to_string(), to_string(in.path), s.path_socket() ? ", many-socket" : "",
+                   to_seconds(in.elapsed) * 1000, s.probes_sent());
         expected_peers_[in.remote] = peer;
         if (incoming_) incoming_(t, in);
-    });
+    }, birthday);
     return dht::query_reply::respond({});
 }
 
+std::optional<birthday_probe::role> overlay_node::birthday_role(std::string_view peer_nat, bool peer_predictable) const {
+    const auto self = profile().verdict;
+    // Endpoint-independent mapping, but filtered: what the other side of a birthday needs.
+    // (A side that accepts unsolicited packets is reached by a plain punch.)
+    auto filtered_eim = [](std::string_view v) {
+        return v == to_string(nat_verdict::nat_cone) || v == to_string(nat_verdict::firewalled);
+    };
+    const std::string_view symmetric = to_string(nat_verdict::nat_symmetric);
+    if (self == nat_verdict::nat_symmetric && predicted_mappings().empty() && filtered_eim(peer_nat))
+        return birthday_probe::role::many_sockets;
+    if (peer_nat == symmetric && !peer_predictable && filtered_eim(to_string(self))) return birthday_probe::role::spray;
+    return std::nullopt;
+}
+
 void overlay_node::start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates,
-                               std::vector<endpoint> lan, std::function<void(timestamp, const punch_session&)> done) {
+                               std::vector<endpoint> lan, std::function<void(timestamp, const punch_session&)> done,
+                               std::optional<birthday_probe::role> birthday) {
+    const endpoint peer = candidates.front();
     punch_entry entry;
     entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout);
+    if (birthday) {
+        const auto running = std::count_if(punches_.begin(), punches_.end(),
+                                           [](const auto& p) { return p.second.session->birthday().has_value(); });
+        const auto sockets = *birthday == birthday_probe::role::many_sockets ? config_.birthday.sockets : std::uint16_t{0};
+        const auto first = sockets ? allocate_sockets(sockets) : std::optional<std::uint16_t>{0};
+        if (static_cast<std::size_t>(running) >= config_.max_birthdays || !first) {
+            log_->info("many-socket probing skipped: {} already running", running);
+        } else {
+            entry.session->add_birthday(birthday_probe(*birthday, punch_session::probe(sid), peer, *first, config_.birthday,
+                                                       random_source(dht_.rng().derive_seed()), config_.punch_interval, now));
+        }
+    }
     entry.done = std::move(done);
     entry.lan = std::move(lan);
     punches_.insert_or_assign(sid, std::move(entry));
@@ -94,6 +128,13 @@ void overlay_node::service_punches(timestamp now) {
     for (auto& [sid, p] : punches_) {
         while (auto d = p.session->poll_transmit()) raw_out_.push_back(std::move(*d));
         if (p.session->current() != punch_session::state::punching && p.done) {
+            // Every birthday socket but the one that met goes back; that one waits for its stream.
+            if (const auto& b = p.session->birthday(); b && b->socket_count() > 0) {
+                const auto winner = p.session->path_socket();
+                for (std::uint16_t k = 0; k < b->socket_count(); ++k)
+                    if (b->first_socket() + k != winner) release_socket(static_cast<std::uint16_t>(b->first_socket() + k));
+                if (winner) sockets_awaiting_stream_[winner] = now + stream_claim_window;
+            }
             auto done = std::move(p.done);
             p.done = nullptr;
             done(now, *p.session);
@@ -243,7 +284,10 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 request_relay(t, attempt, res);
                 return;
             }
-            log_->info("introduced by {}: peer at {} ({}), punching", introducer.ep.to_string(), ep->to_string(), nat);
+            const bool peer_predictable = candidates.size() > 1 + lan.size();
+            const auto birthday = birthday_role(nat, peer_predictable);
+            log_->info("introduced by {}: peer at {} ({}), punching{}", introducer.ep.to_string(), ep->to_string(), nat,
+                       birthday ? " with many-socket probing" : "");
             start_punch(t, attempt->sid, std::move(candidates), lan,
                         [this, attempt, introducer, nat, lan](timestamp t2, const punch_session& s) {
                             connect_result res;
@@ -263,8 +307,12 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                             res.remote = *s.path();
                             res.path = std::find(lan.begin(), lan.end(), res.remote) != lan.end() ? path_kind::lan
                                                                                                    : path_kind::udp;
-                            open_for(t2, attempt, res);
-                        });
+                            if (s.path_socket())
+                                log_->info("many-socket probing met after {} probes in {:.0f} ms", s.probes_sent(),
+                                           to_seconds(s.elapsed()) * 1000);
+                            open_for(t2, attempt, res, s.path_socket());
+                        },
+                        birthday);
         },
         introducer.id);
     if (!sent) {
@@ -288,8 +336,9 @@ void overlay_node::finish(timestamp now, const std::shared_ptr<connect_attempt>&
     if (attempt->done) attempt->done(now, result);
 }
 
-void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res) {
-    const auto id = open_stream(now, attempt->target, res.remote);
+void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result res,
+                            std::uint16_t socket) {
+    const auto id = open_stream(now, attempt->target, res.remote, std::nullopt, socket);
     if (id == 0) {
         res.ok = false;
         res.error = "too many connections";

@@ -11,6 +11,8 @@ namespace ovl::overlay {
 // Finished connections stay a little, so final acknowledgements still find them.
 inline constexpr auto connection_linger = std::chrono::seconds(5);
 inline constexpr std::size_t max_connections = 1024;
+// How long a socket that won a many-socket punch is kept for the stream that follows.
+inline constexpr auto stream_claim_window = std::chrono::seconds(15);
 
 struct overlay_node::connect_attempt {
     public_key target;

@@ -8,7 +8,7 @@
 namespace ovl::overlay {
 
 connection_id overlay_node::open_stream(timestamp now, const public_key& peer, const endpoint& remote,
-                                        const std::optional<std::string>& relay_sid) {
+                                        const std::optional<std::string>& relay_sid, std::uint16_t socket) {
     if (connections_.size() >= max_connections) return 0;
     auto stream = std::make_unique<secure_stream>(secure_stream::role::initiator, self_, peer, 0,
                                                   random_source(dht_.rng().derive_seed()), log_, now);
@@ -17,12 +17,14 @@ connection_id overlay_node::open_stream(timestamp now, const public_key& peer, c
     c.stream = std::move(stream);
     c.remote = remote;
     c.relay_sid = relay_sid;
+    c.socket = socket;
+    sockets_awaiting_stream_.erase(socket);
     connections_.insert_or_assign(id, std::move(c));
     return id;
 }
 
 void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes_view payload,
-                                      const std::optional<std::string>& relay_sid) {
+                                      const std::optional<std::string>& relay_sid, std::uint16_t socket) {
     auto cid = secure_stream::connection_id(payload);
     if (!cid) return;
     auto it = connections_.find(*cid);
@@ -33,11 +35,14 @@ void overlay_node::on_stream_datagram(timestamp now, const endpoint& from, bytes
                                                    random_source(dht_.rng().derive_seed()), log_, now);
         c.remote = from;
         c.relay_sid = relay_sid;
+        c.socket = socket;
         c.incoming = true;
+        sockets_awaiting_stream_.erase(socket);
         it = connections_.emplace(*cid, std::move(c)).first;
     }
-    // A stream is bound to the endpoint it started on; packets from elsewhere are noise.
-    if (it->second.remote != from) return;
+    // A stream is bound to the endpoint and socket it started on; packets from elsewhere
+    // are noise.
+    if (it->second.remote != from || it->second.socket != socket) return;
     it->second.stream->on_packet(now, payload);
 }
 
@@ -46,7 +51,7 @@ void overlay_node::service_streams(timestamp now) {
         auto& c = it->second;
         auto& st = *c.stream;
         while (auto p = st.poll_packet(now))
-            raw_out_.push_back({c.remote, c.relay_sid ? relay_table::frame(*c.relay_sid, *p) : std::move(*p)});
+            send_raw(c.remote, c.relay_sid ? relay_table::frame(*c.relay_sid, *p) : std::move(*p), c.socket);
         const auto state = st.current_state();
         if (!c.opened && state == secure_stream::state::open) {
             c.opened = true;
@@ -59,7 +64,8 @@ void overlay_node::service_streams(timestamp now) {
             }
             if (c.incoming && expected && st.peer() != *expected) {
                 c.stream->abort("not the introduced peer");
-                while (auto p = st.poll_packet(now)) raw_out_.push_back({c.remote, std::move(*p)});
+                while (auto p = st.poll_packet(now)) send_raw(c.remote, std::move(*p), c.socket);
+                release_socket(c.socket);
                 it = connections_.erase(it);
                 continue;
             }
@@ -84,6 +90,7 @@ void overlay_node::service_streams(timestamp now) {
                                    it->first, st.peer().value_or(public_key{}), c.remote, c.incoming, st.failure_reason()});
         }
         if (c.finished && now - c.finished_at >= connection_linger) {
+            release_socket(c.socket);
             it = connections_.erase(it);
             continue;
         }

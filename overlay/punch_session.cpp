@@ -43,13 +43,17 @@ void punch_session::send_round() {
     }
 }
 
-void punch_session::on_reply(timestamp now, const endpoint& from) {
+void punch_session::on_reply(timestamp now, const endpoint& from, std::uint16_t socket) {
     if (state_ != state::punching) return;
     state_ = state::succeeded;
     path_ = from;
+    path_socket_ = socket;
     finished_ = now;
+    if (birthday_) birthday_->stop();
     // One more ack so the other side settles too, even if all its probes were lost.
-    outbox_.push_back({from, ack(sid_)});
+    outgoing_datagram d{from, ack(sid_)};
+    d.socket = socket;
+    outbox_.push_back(std::move(d));
 }
 
 void punch_session::on_timeout(timestamp now) {
@@ -57,8 +61,10 @@ void punch_session::on_timeout(timestamp now) {
     if (now >= deadline_) {
         state_ = state::failed;
         finished_ = now;
+        if (birthday_) birthday_->stop();
         return;
     }
+    if (birthday_) birthday_->on_timeout(now);
     if (now >= next_round_) {
         send_round();
         next_round_ = now + interval_;
@@ -66,7 +72,7 @@ void punch_session::on_timeout(timestamp now) {
 }
 
 std::optional<outgoing_datagram> punch_session::poll_transmit() {
-    if (outbox_.empty()) return std::nullopt;
+    if (outbox_.empty()) return birthday_ ? birthday_->poll_transmit() : std::nullopt;
     auto d = std::move(outbox_.front());
     outbox_.erase(outbox_.begin());
     return d;
@@ -74,7 +80,10 @@ std::optional<outgoing_datagram> punch_session::poll_transmit() {
 
 std::optional<timestamp> punch_session::next_deadline() const {
     if (state_ != state::punching) return std::nullopt;
-    return std::min(next_round_, deadline_);
+    auto next = std::min(next_round_, deadline_);
+    if (birthday_)
+        if (auto b = birthday_->next_deadline()) next = std::min(next, *b);
+    return next;
 }
 
 } // namespace ovl::overlay

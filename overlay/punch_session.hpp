@@ -1,11 +1,13 @@
 // One UDP hole punch toward a peer: probes every candidate endpoint (its public
 // endpoint as an introducer saw it, and its LAN endpoints) on a paced schedule until a
 // probe or an acknowledgement carrying our session id comes back, then settles on the
-// endpoint it came from. Both sides run one, so each side's probes open its own NAT
-// for the other's.
+// endpoint (and local socket) it came from. Both sides run one, so each side's probes
+// open its own NAT for the other's. Where one side's NAT randomises ports, a
+// birthday_probe runs beside the plain probes.
 #pragma once
 
 #include "dht/base/datagram.hpp"
+#include "overlay/birthday_probe.hpp"
 
 #include <optional>
 #include <string>
@@ -20,18 +22,23 @@ public:
     punch_session(std::string session_id, std::vector<endpoint> candidates, timestamp now, duration interval,
                   duration timeout);
 
-    // A probe or ack for our session arrived from `from`.
-    void on_reply(timestamp now, const endpoint& from);
+    // Adds many-socket probing to this punch.
+    void add_birthday(birthday_probe probe) { birthday_.emplace(std::move(probe)); }
+    // A probe or ack for our session arrived from `from`, on local socket `socket`.
+    void on_reply(timestamp now, const endpoint& from, std::uint16_t socket = 0);
     void on_timeout(timestamp now);
     std::optional<outgoing_datagram> poll_transmit();
     std::optional<timestamp> next_deadline() const;
 
     state current() const { return state_; }
     const std::optional<endpoint>& path() const { return path_; }
+    // The local socket the path runs over (0: the core's own).
+    std::uint16_t path_socket() const { return path_socket_; }
+    const std::optional<birthday_probe>& birthday() const { return birthday_; }
     const std::string& session_id() const { return sid_; }
     const std::vector<endpoint>& candidates() const { return candidates_; }
     duration elapsed() const { return finished_ - started_; }
-    int probes_sent() const { return probes_sent_; }
+    int probes_sent() const { return probes_sent_ + (birthday_ ? birthday_->probes_sent() : 0); }
 
     static bytes probe(const std::string& sid);
     static bytes ack(const std::string& sid);
@@ -50,6 +57,8 @@ private:
     timestamp finished_{};
     state state_ = state::punching;
     std::optional<endpoint> path_;
+    std::uint16_t path_socket_ = 0;
+    std::optional<birthday_probe> birthday_;
     std::vector<outgoing_datagram> outbox_;
     int probes_sent_ = 0;
 };
