@@ -156,6 +156,8 @@ private:
     // maps endpoint-independently (see birthday_probe.hpp); both sides reach the same
     // answer from the two NAT verdicts.
     std::optional<birthday_probe::role> birthday_role(std::string_view peer_nat, bool peer_predictable) const;
+    // Our NAT verdict as told to a peer we punch toward.
+    nat_verdict punch_verdict() const;
     void start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates, std::vector<endpoint> lan,
                      std::function<void(timestamp, const punch_session&)> done,
                      std::optional<birthday_probe::role> birthday = std::nullopt);

@@ -85,8 +85,18 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     return dht::query_reply::respond({});
 }
 
+nat_verdict overlay_node::punch_verdict() const {
+    const auto p = profile();
+    // A peer that connects right after starting has seen its mapping but not yet finished
+    // its dial-back round; a NAT that maps endpoint-independently is a filtering one far
+    // more often than not, and the peer plans its punch (many-socket or not) on this.
+    if (p.verdict == nat_verdict::unknown && p.mapping == mapping_behaviour::endpoint_independent)
+        return nat_verdict::nat_cone;
+    return p.verdict;
+}
+
 std::optional<birthday_probe::role> overlay_node::birthday_role(std::string_view peer_nat, bool peer_predictable) const {
-    const auto self = profile().verdict;
+    const auto self = punch_verdict();
     // Endpoint-independent mapping, but filtered: what the other side of a birthday needs.
     // (A side that accepts unsolicited packets is reached by a plain punch.)
     auto filtered_eim = [](std::string_view v) {
@@ -223,7 +233,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                        {"t", std::string(attempt->target.begin(), attempt->target.end())},
                        {"sid", attempt->sid},
                        {"lan", endpoint_list(config_.lan)},
-                       {"nat", to_string(profile().verdict)}};
+                       {"nat", to_string(punch_verdict())}};
     if (!token.empty()) args.emplace("tok", token);
     if (!attempt->ctx.empty()) args.emplace("ctx", attempt->ctx);
     // Behind a sequential NAT, the mapping our probes will create is predictable:
