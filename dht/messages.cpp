@@ -68,31 +68,72 @@ std::optional<node_id> read_id(const bencode::dict& body, const char* key) {
 
 std::optional<node_id> sender_id(const bencode::dict& body) { return read_id(body, "id"); }
 
-std::string encode_nodes(const std::vector<contact>& nodes) {
+address_families reply_families(const ip_address& querier, bool want_n4, bool want_n6) {
+    if (!want_n4 && !want_n6) return address_families::of(querier.family());
+    return {want_n4, want_n6};
+}
+
+address_families read_want(const bencode::dict& args, const ip_address& querier) {
+    bool n4 = false, n6 = false;
+    if (const auto* want = bencode::find_list(args, "want")) {
+        for (const auto& w : *want) {
+            const auto* s = w.as_string();
+            if (!s) continue;
+            n4 = n4 || *s == "n4";
+            n6 = n6 || *s == "n6";
+        }
+    }
+    return reply_families(querier, n4, n6);
+}
+
+bencode::list want_both() { return {bencode::value("n4"), bencode::value("n6")}; }
+
+bool acceptable_v6_remote(const ip_address& a) { return a.is_v6() && (a.is_global() || a.is_loopback()); }
+
+namespace {
+
+std::string encode_family(const std::vector<contact>& nodes, ip_family family) {
     std::string out;
-    out.reserve(nodes.size() * 26);
     for (const auto& n : nodes) {
-        if (!n.ep.address.is_v4()) continue;
+        if (n.ep.address.family() != family) continue;
         out += n.id.to_bytes();
         out += krpc::compact_endpoint(n.ep);
     }
     return out;
 }
 
-std::vector<contact> decode_nodes(const bencode::dict& body) {
+std::vector<contact> decode_family(const bencode::dict& body, const char* key, std::size_t entry) {
     std::vector<contact> out;
-    const auto* s = bencode::find_string(body, "nodes");
+    const auto* s = bencode::find_string(body, key);
     if (!s) return out;
     // A reply carries at most a few dozen nodes; ignore a trailing partial entry.
-    const std::size_t count = std::min<std::size_t>(s->size() / 26, 64);
+    const std::size_t count = std::min<std::size_t>(s->size() / entry, 64);
     out.reserve(count);
     std::string_view all(*s);
     for (std::size_t i = 0; i < count; ++i) {
-        auto id = node_id::from_bytes(all.substr(i * 26, 20));
-        auto ep = krpc::parse_compact_endpoint(all.substr(i * 26 + 20, 6));
-        if (id && ep && ep->port != 0) out.push_back({*id, *ep});
+        auto id = node_id::from_bytes(all.substr(i * entry, node_id::size));
+        auto ep = krpc::parse_compact_endpoint(all.substr(i * entry + node_id::size, entry - node_id::size));
+        if (!id || !ep || ep->port == 0) continue;
+        if (ep->address.is_v6() && !acceptable_v6_remote(ep->address)) continue;
+        out.push_back({*id, *ep});
     }
     return out;
+}
+
+} // namespace
+
+std::string encode_nodes(const std::vector<contact>& nodes) { return encode_family(nodes, ip_family::v4); }
+
+std::string encode_nodes6(const std::vector<contact>& nodes) { return encode_family(nodes, ip_family::v6); }
+
+std::vector<contact> decode_nodes(const bencode::dict& body) { return decode_family(body, "nodes", 26); }
+
+std::vector<contact> decode_nodes6(const bencode::dict& body) {
+    // Unlike "nodes", a misaligned "nodes6" is refused whole: it is usually IPv4 node
+    // infos under the wrong key, which would read as garbage ids at garbage addresses.
+    const auto* s = bencode::find_string(body, "nodes6");
+    if (!s || s->size() % 38 != 0) return {};
+    return decode_family(body, "nodes6", 38);
 }
 
 bencode::list encode_values(const std::vector<endpoint>& peers) {
@@ -111,7 +152,9 @@ std::vector<endpoint> decode_values(const bencode::dict& body, std::size_t max) 
         const auto* s = v.as_string();
         if (!s) continue;
         auto ep = krpc::parse_compact_endpoint(*s);
-        if (ep && ep->port != 0) out.push_back(*ep);
+        if (!ep || ep->port == 0) continue;
+        if (ep->address.is_v6() && !acceptable_v6_remote(ep->address)) continue;
+        out.push_back(*ep);
     }
     return out;
 }

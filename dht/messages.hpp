@@ -1,5 +1,6 @@
-// The BEP 5 query arguments and response values, built and read as typed values.
-// Readers treat every field as untrusted: wrong types or lengths read as absent.
+// The BEP 5 query arguments and response values (with BEP 32's IPv6 forms), built and
+// read as typed values. Readers treat every field as untrusted: wrong types or lengths
+// read as absent.
 #pragma once
 
 #include "dht/base/endpoint.hpp"
@@ -18,6 +19,18 @@ namespace ovl::dht {
 struct contact {
     node_id id;
     endpoint ep;
+};
+
+// A set of address families: those a node has sockets for, a lookup runs over, or a
+// querier wants nodes of (BEP 32 "want").
+struct address_families {
+    bool v4 = false;
+    bool v6 = false;
+
+    static address_families of(ip_family f) { return {f == ip_family::v4, f == ip_family::v6}; }
+    bool has(ip_family f) const { return f == ip_family::v6 ? v6 : v4; }
+    bool has(const ip_address& a) const { return has(a.family()); }
+    friend bool operator==(const address_families&, const address_families&) = default;
 };
 
 namespace method {
@@ -48,10 +61,29 @@ std::optional<mutable_item> read_item(const bencode::dict& body, std::string_vie
 std::optional<node_id> sender_id(const bencode::dict& body);
 std::optional<node_id> read_id(const bencode::dict& body, const char* key);
 
-// Compact node infos ("nodes", 26 bytes each for IPv4); malformed entries are skipped.
+// BEP 32: the families whose nodes a reply carries: those the query's "want" names
+// ("n4", "n6"), or the querier's own family when it names neither (or "want" is no
+// list), so a node that did not ask never gets a mixed-family reply.
+address_families reply_families(const ip_address& querier, bool want_n4, bool want_n6);
+address_families read_want(const bencode::dict& args, const ip_address& querier);
+// "want" asking for both families, for a dual-stack node's lookups.
+bencode::list want_both();
+
+// Whether an IPv6 address another node told us about (in "nodes6" or "values") may
+// ever be sent to: global unicast or loopback; never IPv4-mapped, link-local, ULA,
+// multicast or unspecified. (Loopback is for local tests; see traversal.cpp.)
+bool acceptable_v6_remote(const ip_address& a);
+
+// Compact node infos: "nodes", 26 bytes each (IPv4), and "nodes6", 38 bytes each
+// (BEP 32). Entries of the other family are left out when encoding. Decoding skips
+// malformed entries and unacceptable IPv6 addresses; a "nodes6" whose length is not a
+// multiple of 38 is not IPv6 node infos at all and is ignored whole.
 std::string encode_nodes(const std::vector<contact>& nodes);
+std::string encode_nodes6(const std::vector<contact>& nodes);
 std::vector<contact> decode_nodes(const bencode::dict& body);
-// Compact peers ("values"); malformed entries are skipped, at most `max` are read.
+std::vector<contact> decode_nodes6(const bencode::dict& body);
+// Compact peers ("values": 6 bytes IPv4, 18 bytes IPv6); malformed entries and
+// unacceptable IPv6 addresses are skipped, at most `max` are read.
 bencode::list encode_values(const std::vector<endpoint>& peers);
 std::vector<endpoint> decode_values(const bencode::dict& body, std::size_t max = 200);
 

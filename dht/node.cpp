@@ -19,6 +19,7 @@ node::node(node_config config, random_source rng, logger_ptr log, timestamp now)
       rng_(std::move(rng)),
       log_(std::move(log)),
       table_((config_.id == node_id{} ? config_.id = node_id::random(rng_) : config_.id), config_.table),
+      table6_(config_.id, config_.table),
       storage_(config_.storage),
       items_(config_.items),
       tokens_(rng_, now),
@@ -75,24 +76,35 @@ bool node::answer_simple(timestamp now, const endpoint& from, const krpc::simple
     if (!hooks_.empty() && hooks_.contains(std::string(query.method))) return false;
     const auto sender = node_id::from_bytes(query.sender_id);
     if (!sender) return false;
-    const std::string_view self(reinterpret_cast<const char*>(config_.id.bytes().data()), node_id::size);
-    krpc::simple_response r{query.transaction_id, from, self, {}, {}, {}, config_.version};
+    krpc::simple_response r;
+    r.transaction_id = query.transaction_id;
+    r.observed = from;
+    r.id = std::string_view(reinterpret_cast<const char*>(config_.id.bytes().data()), node_id::size);
+    r.version = config_.version;
     std::string token;
     std::vector<endpoint> peers;
     if (query.method == method::ping) {
         ++stats_.queries_ping;
     } else {
         const auto target = *node_id::from_bytes(query.target);
-        nodes_scratch_.clear();
-        write_closest_nodes(target, nodes_scratch_);
-        r.nodes = nodes_scratch_;
+        const auto families = reply_families(from.address, query.want_n4, query.want_n6);
+        if (families.v4) {
+            nodes_scratch_.clear();
+            write_closest_nodes(target, ip_family::v4, nodes_scratch_);
+            r.nodes = nodes_scratch_;
+        }
+        if (families.v6) {
+            nodes6_scratch_.clear();
+            write_closest_nodes(target, ip_family::v6, nodes6_scratch_);
+            r.nodes6 = nodes6_scratch_;
+        }
         if (query.method == method::find_node) {
             ++stats_.queries_find_node;
         } else {
             ++stats_.queries_get_peers;
             token = tokens_.issue(now, from.address, target);
             r.token = token;
-            peers = storage_.peers(now, target, config_.max_values_per_reply, rng_);
+            peers = storage_.peers(now, target, config_.max_values_per_reply, rng_, from.address.family());
             r.values = peers;
         }
     }
@@ -157,15 +169,17 @@ query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc
         ++stats_.queries_find_node;
         auto target = read_id(a, "target");
         if (!target) return query_reply::error(krpc::protocol_error, "missing or malformed target");
-        return query_reply::respond({{"nodes", closest_nodes(*target)}});
+        bencode::dict r;
+        add_closest_nodes(*target, read_want(a, from.address), r);
+        return query_reply::respond(std::move(r));
     }
     if (query.method == method::get_peers) {
         ++stats_.queries_get_peers;
         auto info_hash = read_id(a, "info_hash");
         if (!info_hash) return query_reply::error(krpc::protocol_error, "missing or malformed info_hash");
-        bencode::dict r{{"token", tokens_.issue(now, from.address, *info_hash)},
-                        {"nodes", closest_nodes(*info_hash)}};
-        auto peers = storage_.peers(now, *info_hash, config_.max_values_per_reply, rng_);
+        bencode::dict r{{"token", tokens_.issue(now, from.address, *info_hash)}};
+        add_closest_nodes(*info_hash, read_want(a, from.address), r);
+        auto peers = storage_.peers(now, *info_hash, config_.max_values_per_reply, rng_, from.address.family());
         if (!peers.empty()) r.emplace("values", encode_values(peers));
         return query_reply::respond(std::move(r));
     }
@@ -192,19 +206,22 @@ query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc
     return {};
 }
 
-std::string node::closest_nodes(const node_id& target) const {
-    std::string out;
-    write_closest_nodes(target, out);
-    return out;
+void node::add_closest_nodes(const node_id& target, address_families families, bencode::dict& reply) const {
+    for (auto [family, key] : {std::pair{ip_family::v4, "nodes"}, std::pair{ip_family::v6, "nodes6"}}) {
+        if (!families.has(family)) continue;
+        std::string out;
+        write_closest_nodes(target, family, out);
+        reply.insert_or_assign(key, std::move(out));
+    }
 }
 
-void node::write_closest_nodes(const node_id& target, std::string& out) const {
-    // What encode_nodes() makes of the IPv4 entries, written in place.
-    table_.closest(target, nodes_per_reply, closest_scratch_);
+void node::write_closest_nodes(const node_id& target, ip_family family, std::string& out) const {
+    // What encode_nodes() / encode_nodes6() make of the entries, written in place.
+    table(family).closest(target, nodes_per_reply, closest_scratch_);
     for (const auto* e : closest_scratch_) {
-        if (!e->ep.address.is_v4()) continue;
+        if (e->ep.address.family() != family) continue;
         out.append(reinterpret_cast<const char*>(e->id.bytes().data()), node_id::size);
-        out.append(reinterpret_cast<const char*>(e->ep.address.data()), 4);
+        out.append(reinterpret_cast<const char*>(e->ep.address.data()), e->ep.address.size());
         out.push_back(static_cast<char>(e->ep.port >> 8));
         out.push_back(static_cast<char>(e->ep.port & 0xff));
     }
@@ -212,7 +229,8 @@ void node::write_closest_nodes(const node_id& target, std::string& out) const {
 
 void node::consider_querier(timestamp now, const endpoint& from, const node_id& id) {
     // Nodes enter the table only by answering us, which proves they own the endpoint.
-    if (table_.find(id) || !table_.has_room_for(now, id)) return;
+    const auto& table = table_for(from.address.family());
+    if (table.find(id) || !table.has_room_for(now, id)) return;
     auto [it, inserted] = recently_pinged_.try_emplace(from, now);
     if (!inserted) {
         if (now - it->second < querier_ping_backoff) return;
@@ -234,12 +252,12 @@ bool node::send_query(timestamp now, const endpoint& to, const std::string& meth
     auto wrapped = [this, expected, handler = std::move(handler)](timestamp t, const krpc::query_outcome& outcome) {
         if (outcome.status == krpc::query_status::response) {
             if (auto id = sender_id(outcome.reply->body)) {
-                table_.on_reply(t, *id, outcome.remote, outcome.round_trip);
+                table_for(outcome.remote.address.family()).on_reply(t, *id, outcome.remote, outcome.round_trip);
                 if (outcome.reply->observed && observed_listener_)
                     observed_listener_(t, outcome.remote, *id, *outcome.reply->observed);
             }
         } else if (outcome.status == krpc::query_status::timeout && expected) {
-            table_.on_failure(*expected, outcome.remote);
+            table_for(outcome.remote.address.family()).on_failure(*expected, outcome.remote);
         }
         handler(t, outcome);
     };
@@ -297,23 +315,38 @@ void node::on_timeout(timestamp now) {
 }
 
 void node::maintain(timestamp now) {
-    if (table_.size() == 0) {
+    if (table_.size() + table6_.size() == 0) {
         const bool can_rejoin = !config_.bootstrap.empty() || !config_.saved_nodes.empty();
         if (can_rejoin && rpc_.outstanding() == 0) bootstrap(now);
         return;
     }
-    for (const auto& e : table_.questionable(now, questionable_pings_per_round))
-        send_query(now, e.ep, method::ping, ping_args(config_.id), [](timestamp, const krpc::query_outcome&) {}, e.id);
-    for (const auto& target : table_.refresh_targets(now, config_.bucket_refresh_after, rng_))
-        start_lookup(now, traversal::kind::find_node, target, {}, false);
+    for (auto family : {ip_family::v4, ip_family::v6}) {
+        auto& table = table_for(family);
+        if (table.size() == 0 && !config_.families.has(family)) continue;
+        for (const auto& e : table.questionable(now, questionable_pings_per_round))
+            send_query(now, e.ep, method::ping, ping_args(config_.id), [](timestamp, const krpc::query_outcome&) {},
+                       e.id);
+        // An empty table is refilled through every family we have: a dual-stack node may
+        // know only IPv4 nodes, which can still name IPv6 ones ("want").
+        const auto over = table.size() == 0 ? config_.families : address_families::of(family);
+        for (const auto& target : table.refresh_targets(now, config_.bucket_refresh_after, rng_))
+            start_lookup(now, traversal::kind::find_node, target, {}, false, over);
+    }
 }
 
 std::shared_ptr<traversal> node::make_lookup(traversal::kind kind, const node_id& target, lookup_callback done,
-                                             bool use_bootstrap) {
+                                             bool use_bootstrap, address_families families) {
     ++stats_.lookups_started;
-    auto t = std::make_shared<traversal>(static_cast<query_sender&>(*this), kind, target, config_.lookup, std::move(done));
-    for (const auto& e : table_.closest(target, config_.lookup.max_candidates / 2)) t->add_seed({e.id, e.ep});
-    if (use_bootstrap || table_.size() < config_.lookup.k) {
+    auto t = std::make_shared<traversal>(static_cast<query_sender&>(*this), kind, target, config_.lookup, families,
+                                         std::move(done));
+    std::size_t known = 0;
+    for (auto family : {ip_family::v4, ip_family::v6}) {
+        if (!families.has(family)) continue;
+        const auto& table = table_for(family);
+        known += table.size();
+        for (const auto& e : table.closest(target, config_.lookup.max_candidates / 2)) t->add_seed({e.id, e.ep});
+    }
+    if (use_bootstrap || known < config_.lookup.k) {
         for (const auto& c : config_.saved_nodes) t->add_seed(c);
         for (const auto& ep : config_.bootstrap) t->add_bootstrap(ep);
     }
@@ -321,8 +354,8 @@ std::shared_ptr<traversal> node::make_lookup(traversal::kind kind, const node_id
 }
 
 void node::start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
-                        bool use_bootstrap) {
-    make_lookup(kind, target, std::move(done), use_bootstrap)->start(now);
+                        bool use_bootstrap, address_families families) {
+    make_lookup(kind, target, std::move(done), use_bootstrap, families)->start(now);
 }
 
 void node::bootstrap(timestamp now, std::function<void(timestamp, std::size_t)> done) {
@@ -331,22 +364,27 @@ void node::bootstrap(timestamp now, std::function<void(timestamp, std::size_t)> 
     start_lookup(
         now, traversal::kind::find_node, config_.id,
         [this, done = std::move(done)](timestamp t, const lookup_result& r) {
-            // Fill the farther buckets too: one lookup per bucket we already have.
-            const auto buckets = static_cast<int>(table_.bucket_count());
-            for (int i = 0; i + 1 < buckets; ++i)
-                start_lookup(t, traversal::kind::find_node, node_id::random_in_bucket(config_.id, i, rng_), {}, false);
-            log_->info("bootstrap lookup done: {} answered, routing table holds {} nodes", r.responses, table_.size());
-            if (done) done(t, table_.size());
+            // Fill the farther buckets too: one lookup per bucket we already have, per family.
+            for (auto family : {ip_family::v4, ip_family::v6}) {
+                if (!config_.families.has(family)) continue;
+                const auto buckets = static_cast<int>(table_for(family).bucket_count());
+                for (int i = 0; i + 1 < buckets; ++i)
+                    start_lookup(t, traversal::kind::find_node, node_id::random_in_bucket(config_.id, i, rng_), {},
+                                 false, address_families::of(family));
+            }
+            log_->info("bootstrap lookup done: {} answered, routing tables hold {} IPv4 and {} IPv6 nodes",
+                       r.responses, table_.size(), table6_.size());
+            if (done) done(t, table_.size() + table6_.size());
         },
-        true);
+        true, config_.families);
 }
 
 void node::find_node(timestamp now, const node_id& target, lookup_callback done) {
-    start_lookup(now, traversal::kind::find_node, target, std::move(done), false);
+    start_lookup(now, traversal::kind::find_node, target, std::move(done), false, config_.families);
 }
 
 void node::get_peers(timestamp now, const node_id& info_hash, lookup_callback done) {
-    start_lookup(now, traversal::kind::get_peers, info_hash, std::move(done), false);
+    start_lookup(now, traversal::kind::get_peers, info_hash, std::move(done), false, config_.families);
 }
 
 void node::announce(timestamp now, const node_id& info_hash, std::uint16_t port, bool implied_port,
@@ -401,7 +439,8 @@ void node::set_observed_address_listener(observed_address_listener listener) {
 
 std::vector<contact> node::export_nodes() const {
     std::vector<contact> out;
-    for (const auto& e : table_.all_nodes()) out.push_back({e.id, e.ep});
+    for (const auto* table : {&table_, &table6_})
+        for (const auto& e : table->all_nodes()) out.push_back({e.id, e.ep});
     return out;
 }
 

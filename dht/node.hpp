@@ -1,6 +1,7 @@
 // A mainline DHT node (BEP 5) as a sans-I/O core: datagrams and time in, datagrams
 // and the next deadline out. It answers ping/find_node/get_peers/announce_peer, keeps
-// the routing table fresh, runs lookups, stores and fetches BEP 44 mutable items (get/put,
+// one routing table per address family fresh (BEP 32: the IPv4 and IPv6 DHTs are
+// separate overlays sharing one id), runs lookups, stores and fetches BEP 44 mutable items (get/put,
 // see node_items.cpp), and lets other modules (introducer, overlay)
 // add their own query methods and response keys without editing this file.
 #pragma once
@@ -117,7 +118,10 @@ public:
     bool read_only() const { return config_.read_only; }
     const node_id& id() const { return config_.id; }
     const node_id& self_id() const override { return config_.id; }
+    // The IPv4 routing table, and the IPv6 one.
     const routing_table& table() const { return table_; }
+    const routing_table& table6() const { return table6_; }
+    const routing_table& table(ip_family family) const { return family == ip_family::v6 ? table6_ : table_; }
     const peer_store& storage() const { return storage_; }
     const item_store& items() const { return items_; }
     const node_stats& stats() const { return stats_; }
@@ -133,14 +137,16 @@ private:
     query_reply answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled);
     void consider_querier(timestamp now, const endpoint& from, const node_id& id);
     void queue(const endpoint& to, const krpc::message& msg);
-    std::string closest_nodes(const node_id& target) const;
-    // Appends the compact IPv4 node infos of the closest nodes to `out`.
-    void write_closest_nodes(const node_id& target, std::string& out) const;
+    routing_table& table_for(ip_family family) { return family == ip_family::v6 ? table6_ : table_; }
+    // Adds "nodes" and/or "nodes6" (BEP 32) for `target` to a reply.
+    void add_closest_nodes(const node_id& target, address_families families, bencode::dict& reply) const;
+    // Appends the compact node infos of the closest nodes of `family` to `out`.
+    void write_closest_nodes(const node_id& target, ip_family family, std::string& out) const;
     void maintain(timestamp now);
     std::shared_ptr<traversal> make_lookup(traversal::kind kind, const node_id& target, lookup_callback done,
-                                           bool use_bootstrap);
+                                           bool use_bootstrap, address_families families);
     void start_lookup(timestamp now, traversal::kind kind, const node_id& target, lookup_callback done,
-                      bool use_bootstrap);
+                      bool use_bootstrap, address_families families);
     query_reply answer_get(timestamp now, const endpoint& from, const krpc::message& query);
     query_reply answer_put(timestamp now, const endpoint& from, const krpc::message& query);
 
@@ -148,6 +154,7 @@ private:
     random_source rng_;
     logger_ptr log_;
     routing_table table_;
+    routing_table table6_;
     peer_store storage_;
     item_store items_;
     token_manager tokens_;
@@ -157,6 +164,7 @@ private:
     bencode::flat_reader reader_;
     mutable std::vector<const node_entry*> closest_scratch_;
     std::string nodes_scratch_;
+    std::string nodes6_scratch_;
     std::deque<outgoing_datagram> outbox_;
     std::unordered_map<std::string, query_handler> extensions_;
     std::unordered_map<std::string, std::vector<response_hook>> hooks_;

@@ -23,6 +23,9 @@ struct node_config {
     // Nodes to join through, and nodes remembered from an earlier run.
     std::vector<endpoint> bootstrap;
     std::vector<contact> saved_nodes;
+    // The families the node has sockets for. Lookups run over these; a dual-stack node
+    // keeps both DHTs (BEP 32). Queries from either family are answered regardless.
+    address_families families{true, false};
 
     routing_table_config table;
     peer_store_limits storage;

@@ -36,7 +36,8 @@ std::string to_string(std::span<const std::uint8_t> bytes) { return {bytes.begin
 query_reply node::answer_get(timestamp now, const endpoint& from, const krpc::message& query) {
     auto target = read_id(query.body, "target");
     if (!target) return query_reply::error(krpc::protocol_error, "missing or malformed target");
-    bencode::dict r{{"token", tokens_.issue(now, from.address, *target)}, {"nodes", closest_nodes(*target)}};
+    bencode::dict r{{"token", tokens_.issue(now, from.address, *target)}};
+    add_closest_nodes(*target, read_want(query.body, from.address), r);
     if (const auto* item = items_.get(now, *target)) {
         r.emplace("seq", item->seq);
         // A requester that already holds this seq or a newer one does not need the value.
@@ -83,7 +84,7 @@ void node::get_item(timestamp now, const public_key& key, std::string_view salt,
         [done = std::move(done)](timestamp t2, const lookup_result& r) {
             if (done) done(t2, r.item, r);
         },
-        false);
+        false, config_.families);
     t->expect_item(key, std::string(salt), std::nullopt);
     t->start(now);
 }
@@ -133,7 +134,7 @@ void node::put_item(timestamp now, const public_key& key, std::string_view salt,
             }
             if (state->waiting == 0 && done) done(t2, state->result);
         },
-        false);
+        false, config_.families);
     // Nodes that already hold this seq need not send the value back.
     t->expect_item(key, item.salt, seq);
     t->start(now);

@@ -33,12 +33,12 @@ store_result peer_store::announce(timestamp now, const node_id& info_hash, const
 }
 
 std::vector<endpoint> peer_store::peers(timestamp now, const node_id& info_hash, std::size_t max,
-                                        random_source& rng) const {
+                                        random_source& rng, std::optional<ip_family> family) const {
     std::vector<endpoint> out;
     auto it = torrents_.find(info_hash);
     if (it == torrents_.end()) return out;
     for (const auto& p : it->second)
-        if (p.expires > now) out.push_back(p.ep);
+        if (p.expires > now && (!family || p.ep.address.family() == *family)) out.push_back(p.ep);
     if (out.size() > max) {
         // Partial Fisher-Yates: a random subset, so every peer gets handed out.
         for (std::size_t i = 0; i < max; ++i) std::swap(out[i], out[i + rng.uniform(out.size() - i)]);

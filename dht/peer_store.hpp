@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -30,8 +31,10 @@ public:
     explicit peer_store(peer_store_limits limits = {});
 
     store_result announce(timestamp now, const node_id& info_hash, const endpoint& peer);
-    // Up to `max` live peers of this info-hash, in random order.
-    std::vector<endpoint> peers(timestamp now, const node_id& info_hash, std::size_t max, random_source& rng) const;
+    // Up to `max` live peers of this info-hash, in random order; only those of `family`
+    // when given (a get_peers reply carries the querier's family, BEP 32).
+    std::vector<endpoint> peers(timestamp now, const node_id& info_hash, std::size_t max, random_source& rng,
+                                std::optional<ip_family> family = std::nullopt) const;
     // Drops expired peers and empty torrents.
     void expire(timestamp now);
 

@@ -1,5 +1,7 @@
 #include "dht/routing_table.hpp"
 
+#include "dht/secure_node_id.hpp"
+
 #include <algorithm>
 
 namespace ovl::dht {
@@ -59,6 +61,7 @@ void routing_table::split_last_bucket() {
 
 insert_result routing_table::on_reply(timestamp now, const node_id& id, const endpoint& ep, duration round_trip) {
     if (id == self_) return insert_result::rejected;
+    if (config_.require_bep42_ids && !obeys_bep42(id, ep.address)) return insert_result::rejected;
     auto& b = buckets_[bucket_index(id)];
     if (auto it = find_entry(b.live, id); it != b.live.end()) {
         // A known id now answering from a new endpoint is not trusted to move.

@@ -33,13 +33,16 @@ struct routing_table_config {
     int bad_after_failures = 2;
     // At most one entry per IP address (what libtorrent calls restrict_routing_ips).
     bool one_node_per_ip = true;
+    // Only ids that obey BEP 42 for the node's address (IPv4 or IPv6) get a slot. Off by
+    // default, as in libtorrent (enforce_node_id): many mainline nodes still pick random ids.
+    bool require_bep42_ids = false;
 };
 
 enum class insert_result {
     added,      // now in a bucket
     updated,    // was in a bucket; liveness refreshed
     cached,     // bucket full: kept in the replacement cache
-    rejected,   // our own id, or a conflicting entry for this IP
+    rejected,   // our own id, a conflicting entry for this IP, or (if required) no BEP 42 id
 };
 
 class routing_table {

@@ -4,10 +4,18 @@
 
 namespace ovl::dht {
 
+namespace {
+std::size_t index(const endpoint& ep) { return static_cast<std::size_t>(ep.address.family()); }
+} // namespace
+
 traversal::traversal(query_sender& sender, kind k, const node_id& target, traversal_config config,
-                     lookup_callback done)
-    : sender_(sender), kind_(k), target_(target), config_(config), done_(std::move(done)) {
+                     address_families families, lookup_callback done)
+    : sender_(sender), kind_(k), target_(target), config_(config), families_(families), done_(std::move(done)) {
     result_.target = target;
+}
+
+bool traversal::may_follow(const endpoint& reporter, const endpoint& named) {
+    return !named.address.is_loopback() || reporter.address.is_loopback();
 }
 
 void traversal::add_seed(const contact& c) { add_candidate(c.id, c.ep, 1); }
@@ -16,6 +24,7 @@ void traversal::add_bootstrap(const endpoint& ep) { add_candidate(std::nullopt, 
 
 void traversal::add_candidate(const std::optional<node_id>& id, const endpoint& ep, int hop) {
     if (id && *id == sender_.self_id()) return;
+    if (!families_.has(ep.address)) return;
     if (!seen_.insert(ep).second) return;
     candidate c{id, ep, state::fresh, hop, {}};
     // Known ids sort by distance; bare endpoints go last, so they are asked only
@@ -53,14 +62,15 @@ void traversal::start(timestamp now) {
 
 void traversal::step(timestamp now) {
     if (finished_) return;
-    std::size_t settled = 0;
-    for (std::size_t i = 0; i < candidates_.size() && in_flight_ < config_.alpha; ++i) {
-        auto& c = candidates_[i];
-        if (c.st == state::failed) continue;
+    std::size_t settled[2] = {0, 0};
+    for (auto& c : candidates_) {
+        const auto f = index(c.ep);
+        if (c.st == state::failed || settled[f] >= config_.k) continue;
         if (c.st == state::answered || c.st == state::in_flight) {
-            if (++settled >= config_.k) break;
+            ++settled[f];
             continue;
         }
+        if (in_flight_[f] >= config_.alpha) continue;
         bencode::dict args;
         const char* name = nullptr;
         switch (kind_) {
@@ -77,6 +87,8 @@ void traversal::step(timestamp now) {
             name = method::get;
             break;
         }
+        // Either family's nodes may lead closer in the other family's DHT.
+        if (families_.v4 && families_.v6) args.emplace("want", want_both());
         auto self = shared_from_this();
         endpoint ep = c.ep;
         bool sent = sender_.send_query(
@@ -88,16 +100,15 @@ void traversal::step(timestamp now) {
         }
         // send_query never calls back synchronously, so `c` is still valid here.
         c.st = state::in_flight;
-        ++in_flight_;
+        ++in_flight_[f];
         ++result_.queries;
-        ++settled;
-        if (settled >= config_.k) break;
+        ++settled[f];
     }
-    if (in_flight_ == 0) finish(now);
+    if (in_flight_[0] + in_flight_[1] == 0) finish(now);
 }
 
 void traversal::on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome) {
-    --in_flight_;
+    --in_flight_[index(ep)];
     auto* c = find(ep);
     if (finished_) return;
     if (outcome.status != krpc::query_status::response) {
@@ -135,11 +146,13 @@ void traversal::on_outcome(timestamp now, const endpoint& ep, const krpc::query_
             if (const auto* token = bencode::find_string(body, "token")) c->token = token->substr(0, 64);
         }
     }
-    for (const auto& n : decode_nodes(body)) add_candidate(n.id, n.ep, hop + 1);
+    for (auto* decode : {&decode_nodes, &decode_nodes6})
+        for (const auto& n : (*decode)(body))
+            if (may_follow(ep, n.ep)) add_candidate(n.id, n.ep, hop + 1);
     if (kind_ == kind::get_peers) {
         for (const auto& p : decode_values(body)) {
             if (result_.peers.size() >= config_.max_peers) break;
-            if (peers_seen_.insert(p).second) result_.peers.push_back(p);
+            if (may_follow(ep, p) && peers_seen_.insert(p).second) result_.peers.push_back(p);
         }
     }
     if (kind_ == kind::get_item) consider_item(body);
@@ -158,12 +171,13 @@ void traversal::consider_item(const bencode::dict& body) {
 void traversal::finish(timestamp now) {
     if (finished_) return;
     finished_ = true;
+    std::size_t taken[2] = {0, 0};
     for (const auto& c : candidates_) {
-        if (c.st != state::answered || !c.id) continue;
+        if (c.st != state::answered || !c.id || taken[index(c.ep)] >= config_.k) continue;
+        ++taken[index(c.ep)];
         if (result_.closest.empty()) result_.hops = c.hop;
         result_.closest.push_back({*c.id, c.ep});
         result_.tokens.push_back(c.token);
-        if (result_.closest.size() >= config_.k) break;
     }
     result_.elapsed = now - started_;
     auto done = std::move(done_);

@@ -3,6 +3,11 @@
 // closest live candidates have all answered. Announcing is a get_peers traversal
 // followed by announce_peer to the nodes it ended on (see node.cpp); putting an item is
 // a get traversal followed by put (see node_items.cpp).
+//
+// A dual-stack lookup runs over both families at once (BEP 32): IPv4 and IPv6 nodes form
+// two separate DHTs that share the id space, so the lookup keeps one candidate list but
+// counts alpha and k per family, ends when the k closest of each family have answered,
+// and asks every node for both families' nodes ("want").
 #pragma once
 
 #include "dht/base/endpoint.hpp"
@@ -23,7 +28,7 @@ namespace ovl::dht {
 
 struct lookup_result {
     node_id target;
-    // Nodes that answered, closest first (at most k); `tokens` runs parallel to it.
+    // Nodes that answered, closest first (at most k per family); `tokens` runs parallel to it.
     std::vector<contact> closest;
     std::vector<std::string> tokens;
     // get_peers: peers found, without duplicates.
@@ -51,7 +56,9 @@ class traversal : public std::enable_shared_from_this<traversal> {
 public:
     enum class kind { find_node, get_peers, get_item };
 
-    traversal(query_sender& sender, kind k, const node_id& target, traversal_config config, lookup_callback done);
+    // `families`: the families this lookup may send to; candidates of others are dropped.
+    traversal(query_sender& sender, kind k, const node_id& target, traversal_config config,
+              address_families families, lookup_callback done);
 
     // Candidates we know by id (from our routing table), and bare endpoints (bootstrap
     // nodes) whose id we learn when they answer.
@@ -73,6 +80,8 @@ private:
     };
 
     void add_candidate(const std::optional<node_id>& id, const endpoint& ep, int hop);
+    // Nodes and peers a reply named: a node on another host never makes us send to loopback.
+    static bool may_follow(const endpoint& reporter, const endpoint& named);
     void step(timestamp now);
     void on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome);
     candidate* find(const endpoint& ep);
@@ -83,6 +92,7 @@ private:
     kind kind_;
     node_id target_;
     traversal_config config_;
+    address_families families_;
     lookup_callback done_;
     std::vector<candidate> candidates_;
     std::unordered_set<endpoint, endpoint_hash> seen_;
@@ -92,7 +102,8 @@ private:
     std::string item_salt_;
     std::optional<std::int64_t> item_seq_;
     timestamp started_{};
-    std::size_t in_flight_ = 0;
+    // Per family, indexed by ip_family.
+    std::size_t in_flight_[2] = {0, 0};
     bool finished_ = false;
 };
 

@@ -67,14 +67,19 @@ bool ip_address::is_shared() const {
     return is_v4() && bytes_[0] == 100 && (bytes_[1] & 0xc0) == 64;
 }
 
+bool ip_address::is_v4_mapped() const {
+    static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return is_v6() && std::memcmp(bytes_.data(), mapped, 12) == 0;
+}
+
 bool ip_address::is_global() const {
     if (is_unspecified() || is_loopback() || is_private() || is_link_local() || is_multicast() ||
         is_shared())
         return false;
     if (is_v4()) return bytes_[0] != 0 && bytes_[0] < 240;
-    // IPv4-mapped IPv6 (::ffff:0:0/96) never counts as a global IPv6 address.
-    static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(bytes_.data(), mapped, 12) != 0;
+    // IPv6 global unicast is 2000::/3; outside it lie IPv4-mapped and -compatible
+    // addresses, NAT64's 64:ff9b::/96 (IPv4 hosts again), ULA, site-local and reserved space.
+    return (bytes_[0] & 0xe0) == 0x20;
 }
 
 std::string ip_address::to_string() const {

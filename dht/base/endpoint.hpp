@@ -1,5 +1,5 @@
 // IP addresses and endpoints as plain values, so that protocol cores never need
-// a socket library to name a peer. IPv6 is representable now (BEP 32 comes later).
+// a socket library to name a peer. Both families travel the DHT (BEP 32).
 #pragma once
 
 #include <array>
@@ -10,6 +10,8 @@
 #include <string_view>
 
 namespace ovl {
+
+enum class ip_family { v4, v6 };
 
 class ip_address {
 public:
@@ -30,6 +32,7 @@ public:
 
     bool is_v4() const { return !v6_; }
     bool is_v6() const { return v6_; }
+    ip_family family() const { return v6_ ? ip_family::v6 : ip_family::v4; }
     std::uint32_t v4_value() const;
     // 4 bytes for IPv4, 16 for IPv6, network order.
     const std::uint8_t* data() const { return bytes_.data(); }
@@ -43,9 +46,12 @@ public:
     bool is_multicast() const;
     // 100.64.0.0/10, carrier-grade NAT space (RFC 6598).
     bool is_shared() const;
+    // ::ffff:0:0/96, an IPv4 address dressed as IPv6.
+    bool is_v4_mapped() const;
     // True for addresses the overlay may send to when it learned them from the network:
-    // not private, loopback, link-local, shared, multicast or unspecified. Documentation
-    // ranges count as global so that labs can use them.
+    // not private, loopback, link-local, shared, multicast or unspecified; for IPv6, only
+    // global unicast (2000::/3), which excludes IPv4-mapped and ULA. Documentation ranges
+    // (192.0.2.0/24 and the like, 2001:db8::/32) count as global so that labs can use them.
     bool is_global() const;
 
     std::string to_string() const;

@@ -104,4 +104,16 @@ std::optional<std::string_view> flat_reader::find_string(std::string_view outer,
     return string_in(find(impl_->root, outer), key);
 }
 
+bool flat_reader::list_contains(std::string_view outer, std::string_view key, std::string_view item) const {
+    const auto l = find(find(impl_->root, outer), key);
+    if (l.type() != lt::bdecode_node::list_t) return false;
+    for (int i = 0; i < l.list_size(); ++i) {
+        const auto e = l.list_at(i);
+        if (e.type() != lt::bdecode_node::string_t) continue;
+        const auto s = e.string_value();
+        if (std::string_view(s.data(), s.size()) == item) return true;
+    }
+    return false;
+}
+
 } // namespace ovl::bencode

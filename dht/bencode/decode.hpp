@@ -46,6 +46,8 @@ public:
     std::optional<std::string_view> find_string(std::string_view key) const;
     std::optional<std::int64_t> find_int(std::string_view key) const;
     std::optional<std::string_view> find_string(std::string_view outer, std::string_view key) const;
+    // Whether `outer`'s entry `key` is a list holding the string `item`.
+    bool list_contains(std::string_view outer, std::string_view key, std::string_view item) const;
 
 private:
     struct impl;

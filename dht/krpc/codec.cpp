@@ -101,6 +101,8 @@ std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed
         return std::nullopt;
     }
     if (const auto ro = parsed.find_int("ro")) q.read_only = (*ro == 1);
+    q.want_n4 = parsed.list_contains("a", "want", "n4");
+    q.want_n6 = parsed.list_contains("a", "want", "n6");
     return q;
 }
 
@@ -143,6 +145,7 @@ std::size_t endpoint_string_size(const endpoint& ep) { return ep.address.is_v4()
 void encode_simple_response(const simple_response& r, std::vector<std::uint8_t>& out) {
     std::size_t size = 5 + endpoint_string_size(r.observed) + 8 + string_size(r.id.size()) + 4 + string_size(r.transaction_id.size()) + 7;
     if (r.nodes) size += 7 + string_size(r.nodes->size());
+    if (r.nodes6) size += 8 + string_size(r.nodes6->size());
     if (r.token) size += 7 + string_size(r.token->size());
     if (!r.values.empty()) {
         size += 10;
@@ -158,6 +161,7 @@ void encode_simple_response(const simple_response& r, std::vector<std::uint8_t>&
     w.raw("1:rd2:id");
     w.string(r.id);
     if (r.nodes) w.raw("5:nodes"), w.string(*r.nodes);
+    if (r.nodes6) w.raw("6:nodes6"), w.string(*r.nodes6);
     if (r.token) w.raw("5:token"), w.string(*r.token);
     if (!r.values.empty()) {
         w.raw("6:valuesl");

@@ -43,6 +43,9 @@ struct simple_query {
     // find_node's "target" or get_peers' "info_hash"; empty for ping.
     std::string_view target;
     bool read_only = false;
+    // BEP 32 "want" names "n4" / "n6".
+    bool want_n4 = false;
+    bool want_n6 = false;
 };
 
 // A well-formed ping, find_node or get_peers (20-byte id and target, transaction id no
@@ -56,6 +59,7 @@ struct simple_response {
     std::string_view id;
     // Each present only when set; `values` only when not empty.
     std::optional<std::string_view> nodes;
+    std::optional<std::string_view> nodes6;
     std::optional<std::string_view> token;
     std::span<const endpoint> values;
     std::string_view version;

@@ -46,3 +46,16 @@ TEST_CASE("address classes follow the IANA registries", "[endpoint]") {
     CHECK_FALSE(ip("::ffff:192.0.2.1").is_global());
     CHECK_FALSE(ip("0.0.0.0").is_global());
 }
+
+TEST_CASE("IPv6 is global only in 2000::/3, documentation prefix included", "[endpoint]") {
+    auto ip = [](const char* s) { return *ip_address::parse(s); };
+    CHECK(ip("::ffff:192.0.2.1").is_v4_mapped());
+    CHECK_FALSE(ip("2001:db8::ffff:c000:201").is_v4_mapped());
+    CHECK_FALSE(ip("192.0.2.1").is_v4_mapped());
+    CHECK(ip("::ffff:192.0.2.1").family() == ovl::ip_family::v6);
+    for (const char* global : {"2001:db8::1", "2001:db8:ffff:ffff::1", "2a01:4f8::1", "2600::1", "3fff::1"})
+        CHECK(ip(global).is_global());
+    for (const char* local : {"::", "::1", "::192.0.2.1", "::ffff:198.51.100.1", "64:ff9b::c000:201", "fc00::1",
+                              "fd12:3456::1", "fe80::1", "fec0::1", "ff02::1", "ff0e::1", "4000::1"})
+        CHECK_FALSE(ip(local).is_global());
+}

@@ -1,4 +1,5 @@
 #include "dht/routing_table.hpp"
+#include "dht/secure_node_id.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -88,4 +89,23 @@ TEST_CASE("nodes silent for 15 minutes become questionable", "[routing_table]") 
     table.on_reply(now, node_id::random(rng), ep_for(1), 1ms);
     CHECK(table.questionable(now + 14min, 10).empty());
     CHECK(table.questionable(now + 15min, 10).size() == 1);
+}
+
+TEST_CASE("with require_bep42_ids only ids that obey BEP 42 get a slot, in either family", "[routing_table]") {
+    random_source rng(13);
+    routing_table_config config;
+    config.require_bep42_ids = true;
+    routing_table table(node_id::random(rng), config);
+    const timestamp now{100s};
+    const auto v4 = *endpoint::parse("198.51.100.20:6881");
+    const auto v6 = *endpoint::parse("[2001:db8:5::20]:6881");
+    const auto lan = *endpoint::parse("[fd00::20]:6881");
+    CHECK(table.on_reply(now, node_id::random(rng), v4, 10ms) == insert_result::rejected);
+    CHECK(table.on_reply(now, node_id::random(rng), v6, 10ms) == insert_result::rejected);
+    CHECK(table.on_reply(now, secure_node_id(v4.address, 3, rng), v4, 10ms) == insert_result::added);
+    CHECK(table.on_reply(now, secure_node_id(v6.address, 200, rng), v6, 10ms) == insert_result::added);
+    // An id made for another address does not pass; local addresses are exempt.
+    CHECK(table.on_reply(now, secure_node_id(v6.address, 7, rng), *endpoint::parse("[2001:db8:6::1]:1"), 10ms) ==
+          insert_result::rejected);
+    CHECK(table.on_reply(now, node_id::random(rng), lan, 10ms) == insert_result::added);
 }
