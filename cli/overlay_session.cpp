@@ -49,7 +49,22 @@ void overlay_session::tunnel_everything() {
     tunnel_all_ = true;
 }
 
+void overlay_session::start_tcp_punches() {
+    while (auto r = node_->poll_tcp_punch()) {
+        const auto wait = r->deadline - io::steady_now();
+        log_->info("TCP punch to {} from {}", r->remote.to_string(),
+                   r->via ? "the port of our connection to " + r->via->to_string() : "port " + std::to_string(local_.port));
+        ensure_tunnel().punch(r->remote, r->via, local_.port, wait, [this, sid = r->sid](bool ok) {
+            driver_.post([this, sid, ok](timestamp now) {
+                node_->on_tcp_punch_result(now, sid, ok);
+                after(now);
+            });
+        });
+    }
+}
+
 std::optional<outgoing_datagram> overlay_session::poll_transmit() {
+    start_tcp_punches();
     while (auto d = node_->poll_transmit()) {
         if (!tunnel_ || (!tunnel_all_ && !tunnel_->connected(d->to))) return d;
         // Probes from a second port test UDP filtering, and extra sockets punch UDP:

@@ -48,6 +48,8 @@ private:
     }
 
     tcp_tunnel& ensure_tunnel();
+    // Hands the node's TCP punch requests to the tunnel (it reports back on the loop).
+    void start_tcp_punches();
 
     logger_ptr log_;
     io::udp_driver driver_;

@@ -152,8 +152,9 @@ peer_commands::peer_commands(CLI::App& app) : opts_(std::make_unique<options>())
     connect->add_option("PEER_ID", o.peer, "the peer's id, 64 hex digits (what `overlay listen` printed)")->required();
     connect->add_option("--transport", o.transport,
                         "any: direct (LAN or hole-punched UDP), else through a relay; udp: direct only, never relay; "
-                        "relay: only through a relay; tcp: KRPC over TCP to the overlay nodes and the relay through them "
-                        "(chosen automatically by any when UDP gets no answer here)")
+                        "relay: only through a relay; tcp: KRPC over TCP to the overlay nodes, a direct path to the peer by TCP "
+                        "simultaneous open, else the relay through them (chosen automatically by any when UDP gets no "
+                        "answer here)")
         ->check(CLI::IsMember({"any", "udp", "tcp", "relay"}));
     connect->add_option("--ping", o.ping, "send N small messages and measure their round trips (the peer must "
                                           "run `overlay listen --echo`), then exit")
@@ -324,14 +325,14 @@ int peer_commands::options::connect(const output& out) const {
     config.policy = transport == "udp"     ? overlay::path_policy::direct_only
                     : transport == "relay" ? overlay::path_policy::relay_only
                                            : overlay::path_policy::relay_ok;
-    // Where UDP is blocked, go over TCP to the overlay nodes, and through a relay to the peer.
+    // Where UDP is blocked, go over TCP to the overlay nodes, and punch TCP to the peer.
     bool over_tcp = transport == "tcp";
     if (transport == "any" && !config.dht.bootstrap.empty() && !udp_answers(config.dht.bootstrap, udp_check_wait)) {
         std::string why;
         over_tcp = tcp_reachable(config.dht.bootstrap.front(), udp_check_wait, why);
         if (over_tcp) log->info("no answer over UDP, but TCP gets through: UDP is blocked here; going over TCP");
     }
-    if (over_tcp) config.policy = overlay::path_policy::relay_only;
+    config.udp_blocked = over_tcp;
     std::optional<overlay_session> s;
     try {
         s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log);

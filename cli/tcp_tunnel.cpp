@@ -28,6 +28,19 @@ constexpr auto connect_timeout = std::chrono::seconds(3);
 // all the slots (clients keep theirs busy with registration keepalives every 20 s).
 constexpr auto idle_timeout = std::chrono::seconds(90);
 
+// Punching binds a second socket to the port of an open connection (its NAT mapping is
+// the one the introducer saw), which the kernel allows only if both sockets say so.
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+// Between attempts of a simultaneous open whose connect failed at once (a reset).
+constexpr auto punch_retry = std::chrono::milliseconds(100);
+
+void open_shareable(tcp::socket& s, std::uint16_t port, boost::system::error_code& ec) {
+    s.open(tcp::v4(), ec);
+    if (!ec) s.set_option(tcp::socket::reuse_address(true), ec);
+    if (!ec) s.set_option(reuse_port(true), ec);
+    if (!ec) s.bind(tcp::endpoint(tcp::v4(), port), ec);
+}
+
 tcp::endpoint to_asio(const endpoint& ep) { return {asio::ip::make_address(ep.address.to_string()), ep.port}; }
 endpoint from_asio(const tcp::endpoint& ep) {
     auto a = ep.address();
@@ -135,6 +148,9 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                     self->remove(to, c);
                 }
             });
+            boost::system::error_code prep;
+            if (to.address.is_v4()) open_shareable(c->socket, 0, prep);
+            if (prep) log->debug("tcp tunnel: cannot prepare a shareable socket: {}", prep.message());
             c->socket.async_connect(to_asio(to), [self = shared_from_this(), to, c](const boost::system::error_code& ec) {
                 if (ec) {
                     self->log->debug("tcp tunnel: connect to {}: {}", to.to_string(), ec.message());
@@ -153,6 +169,40 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         std::copy(payload.begin(), payload.end(), frame.begin() + 2);
         c->queue.push_back(std::move(frame));
         flush(to, c);
+    }
+
+    void punch(const endpoint& remote, std::uint16_t port, std::chrono::steady_clock::time_point deadline,
+               std::function<void(bool)> done) {
+        auto c = std::make_shared<connection>(io);
+        boost::system::error_code ec;
+        open_shareable(c->socket, port, ec);
+        if (ec || std::chrono::steady_clock::now() >= deadline) {
+            if (ec) log->info("tcp punch to {}: cannot bind port {}: {}", remote.to_string(), port, ec.message());
+            return done(false);
+        }
+        c->timer.expires_at(deadline);
+        c->timer.async_wait([c](const boost::system::error_code& e) {
+            boost::system::error_code ignored;
+            if (!e && !c->open) c->socket.close(ignored);
+        });
+        c->socket.async_connect(to_asio(remote), [self = shared_from_this(), remote, port, deadline, c,
+                                                  done = std::move(done)](const boost::system::error_code& e) mutable {
+            c->timer.cancel();
+            if (!e) {
+                c->open = true;
+                self->add(remote, c);
+                self->arm_idle(remote, c);
+                self->read(remote, c);
+                self->flush(remote, c);
+                return done(true);
+            }
+            self->log->debug("tcp punch to {}: {}", remote.to_string(), e.message());
+            if (std::chrono::steady_clock::now() + punch_retry >= deadline) return done(false);
+            auto retry = std::make_shared<asio::steady_timer>(self->io, punch_retry);
+            retry->async_wait([self, remote, port, deadline, retry, done = std::move(done)](const boost::system::error_code&) mutable {
+                self->punch(remote, port, deadline, std::move(done));
+            });
+        });
     }
 
     void flush(const endpoint& to, const std::shared_ptr<connection>& c) {
@@ -209,6 +259,29 @@ void tcp_tunnel::send(const endpoint& to, bytes payload, bool dial) {
     if (payload.size() > 0xffff) return;
     asio::post(impl_->io, [self = impl_, to, payload = std::move(payload), dial]() mutable {
         self->enqueue(to, std::move(payload), dial);
+    });
+}
+
+void tcp_tunnel::punch(const endpoint& remote, std::optional<endpoint> via, std::uint16_t port, duration wait,
+                       std::function<void(bool)> done) {
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(wait);
+    asio::post(impl_->io, [self = impl_, remote, via, port, deadline, done = std::move(done)]() mutable {
+        if (via) {
+            std::shared_ptr<impl::connection> c;
+            {
+                std::lock_guard lock(self->mutex);
+                if (auto it = self->conns.find(*via); it != self->conns.end()) c = it->second;
+            }
+            boost::system::error_code ec;
+            const auto local = c ? c->socket.local_endpoint(ec) : tcp::endpoint();
+            if (!c || ec) {
+                self->log->info("tcp punch to {}: no connection to {} to punch from", remote.to_string(), via->to_string());
+                return done(false);
+            }
+            port = local.port();
+        }
+        self->punch(remote, port, deadline, std::move(done));
     });
 }
 

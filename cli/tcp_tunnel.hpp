@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace ovl::cli {
 
@@ -32,6 +33,14 @@ public:
     // drops the frame otherwise. Frames over 65,535 bytes, or beyond the per-connection
     // queue limit, are dropped (they were datagrams: loss is allowed).
     void send(const endpoint& to, bytes payload, bool dial);
+
+    // TCP simultaneous open: connects to `remote` from local port `port`, or, with `via`,
+    // from the local port of the connection to `via` (whose NAT mapping the introducer
+    // saw), retrying for `wait` while the peer connects toward us. On success the
+    // connection carries frames to and from `remote` like any other. `done` runs on the
+    // tunnel's thread.
+    void punch(const endpoint& remote, std::optional<endpoint> via, std::uint16_t port, duration wait,
+               std::function<void(bool ok)> done);
 
     std::uint64_t accepted() const;
 

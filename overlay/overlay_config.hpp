@@ -65,6 +65,13 @@ struct overlay_config {
     birthday_probe::settings birthday;
     std::size_t max_birthdays = 2;
 
+    // Set by a host that sends every datagram over TCP because UDP is blocked here: the
+    // node tells peers `udp-blocked`, and connections are punched over TCP (simultaneous
+    // open, made by the host: overlay_node::poll_tcp_punch) before any relay is tried.
+    bool udp_blocked = false;
+    // How long the host keeps retrying a TCP simultaneous open.
+    duration tcp_punch_timeout = std::chrono::seconds(6);
+
     // Set by a host that owns neither the socket's raw datagrams nor the connections (the
     // torrent plugin): dial-back probes could not reach it, so the host states whether it
     // is reachable, and introductions go to the host (overlay_node::introduce and

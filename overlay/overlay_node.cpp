@@ -17,6 +17,7 @@ const char* to_string(path_kind p) {
     switch (p) {
     case path_kind::lan: return "lan";
     case path_kind::udp: return "udp";
+    case path_kind::tcp: return "tcp";
     case path_kind::relay: return "relay";
     }
     return "udp";
@@ -217,6 +218,7 @@ std::optional<timestamp> overlay_node::next_deadline() const {
     if (client_.running() && !published_introducers_.empty()) consider(next_record_);
     for (const auto& [sid, p] : punches_) consider(p.session->next_deadline());
     for (const auto& [socket, until] : sockets_awaiting_stream_) consider(until);
+    for (const auto& [sid, p] : tcp_punches_) consider(p.deadline + tcp_report_grace);
     for (const auto& [id, c] : connections_) {
         consider(c.stream->next_deadline());
         if (c.finished) consider(c.finished_at + connection_linger);
@@ -237,6 +239,10 @@ void overlay_node::on_timeout(timestamp now) {
     for (const auto& [socket, until] : sockets_awaiting_stream_)
         if (now >= until) unclaimed.push_back(socket);
     for (auto socket : unclaimed) release_socket(socket);
+    std::vector<std::string> unreported;
+    for (const auto& [sid, p] : tcp_punches_)
+        if (now >= p.deadline + tcp_report_grace) unreported.push_back(sid);
+    for (const auto& sid : unreported) on_tcp_punch_result(now, sid, false);
     service_punches(now);
     service_streams(now);
     update_role(now);

@@ -31,7 +31,7 @@
 
 namespace ovl::overlay {
 
-enum class path_kind { lan, udp, relay };
+enum class path_kind { lan, udp, tcp, relay };
 const char* to_string(path_kind p);
 
 using connection_id = std::uint64_t;
@@ -71,6 +71,18 @@ struct introduction {
     std::string peer_nat;
 };
 using introduction_handler = std::function<void(timestamp now, const introduction&)>;
+
+// A TCP simultaneous open the host is asked to make (see overlay_node::poll_tcp_punch):
+// connect to `remote` from the local port of the host's TCP connection to `via` (or,
+// without `via`, from the port number of the node's own UDP socket), retrying until
+// `deadline`, while the peer does the same toward us. The host reports the outcome with
+// on_tcp_punch_result and then carries datagrams to and from `remote` over it.
+struct tcp_punch_request {
+    std::string sid;
+    endpoint remote;
+    std::optional<endpoint> via;
+    timestamp deadline;
+};
 
 // What happened to a connection, for the owner to act on (poll_event).
 struct connection_event {
@@ -112,6 +124,12 @@ public:
     bytes read(connection_id id);
     void close(connection_id id);
     std::optional<connection_event> poll_event();
+
+    // TCP punching is the host's (it owns the sockets): it takes requests here and reports
+    // back; a request not reported by its deadline counts as failed. Used where UDP is
+    // blocked on one side (overlay_config::udp_blocked, or a peer that says so).
+    std::optional<tcp_punch_request> poll_tcp_punch();
+    void on_tcp_punch_result(timestamp now, const std::string& sid, bool ok);
     const secure_stream* stream(connection_id id) const;
 
     // Looks up a peer's signed contact record in the DHT.
@@ -162,6 +180,8 @@ private:
                      std::function<void(timestamp, const punch_session&)> done,
                      std::optional<birthday_probe::role> birthday = std::nullopt);
     std::optional<std::uint16_t> allocate_sockets(std::uint16_t count);
+    void start_tcp_punch(timestamp now, const std::string& sid, const endpoint& remote, std::optional<endpoint> via,
+                         std::function<void(timestamp, bool)> done);
     void release_socket(std::uint16_t socket);
     void service_punches(timestamp now);
     void finish(timestamp now, const std::shared_ptr<connect_attempt>& attempt, connect_result result);
@@ -222,6 +242,12 @@ private:
     std::uint16_t next_socket_ = 1;
     std::map<std::uint16_t, timestamp> sockets_awaiting_stream_;
     std::deque<std::uint16_t> released_sockets_;
+    struct tcp_punch {
+        timestamp deadline;
+        std::function<void(timestamp, bool)> done;
+    };
+    std::map<std::string, tcp_punch> tcp_punches_;
+    std::deque<tcp_punch_request> tcp_requests_;
     std::map<connection_id, connection> connections_;
     // Peers we were introduced to, by the endpoint the punch settled on: their stream
     // must prove this key.

@@ -57,6 +57,33 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     }
     std::string peer_nat;
     if (const auto* nat = bencode::find_string(q.body, "nat")) peer_nat = nat->substr(0, 32);
+    if (config_.udp_blocked || peer_nat == to_string(nat_verdict::udp_blocked)) {
+        // UDP cannot cross: punch TCP instead. `ep` is where the requester's TCP reached
+        // its introducer, or (a UDP-capable requester) its UDP mapping, whose port a
+        // port-preserving NAT also gives its TCP connections.
+        log_->info("introduction from {}: peer {} at {} ({}), punching TCP", from.to_string(),
+                   to_hex(*requester).substr(0, 16), ep->to_string(), peer_nat);
+        const auto peer = *requester;
+        const auto remote = *ep;
+        expected_peers_[remote] = peer;
+        start_tcp_punch(now, *sid, remote, config_.udp_blocked ? std::optional<endpoint>(from) : std::nullopt,
+                        [this, peer, remote, introducer = from, started = now](timestamp t, bool ok) {
+                            if (!ok) {
+                                log_->info("TCP punch toward introduced peer {} failed", to_hex(peer).substr(0, 16));
+                                return;
+                            }
+                            incoming_peer in;
+                            in.peer = peer;
+                            in.remote = remote;
+                            in.path = path_kind::tcp;
+                            in.elapsed = t - started;
+                            in.introducer = introducer;
+                            log_->info("TCP punch succeeded: peer {} at {} in {:.0f} ms", to_hex(peer).substr(0, 16),
+                                       remote.to_string(), to_seconds(in.elapsed) * 1000);
+                            if (incoming_) incoming_(t, in);
+                        });
+        return dht::query_reply::respond({});
+    }
     const bool peer_predictable = candidates.size() > 1 + lan.size();
     const auto birthday = birthday_role(peer_nat, peer_predictable);
     log_->info("introduction from {}: peer {} at {} ({}), punching{}", from.to_string(), to_hex(*requester).substr(0, 16),
@@ -86,6 +113,7 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
 }
 
 nat_verdict overlay_node::punch_verdict() const {
+    if (config_.udp_blocked) return nat_verdict::udp_blocked;
     const auto p = profile();
     // A peer that connects right after starting has seen its mapping but not yet finished
     // its dial-back round; a NAT that maps endpoint-independently is a filtering one far
@@ -160,6 +188,31 @@ void overlay_node::service_punches(timestamp now) {
             punches_.erase(it);
         }
     }
+}
+
+void overlay_node::start_tcp_punch(timestamp now, const std::string& sid, const endpoint& remote,
+                                   std::optional<endpoint> via, std::function<void(timestamp, bool)> done) {
+    const auto deadline = now + config_.tcp_punch_timeout;
+    tcp_punches_.insert_or_assign(sid, tcp_punch{deadline, std::move(done)});
+    if (tcp_requests_.size() >= max_tcp_requests) tcp_requests_.pop_front();
+    tcp_requests_.push_back({sid, remote, via, deadline});
+}
+
+std::optional<tcp_punch_request> overlay_node::poll_tcp_punch() {
+    if (tcp_requests_.empty()) return std::nullopt;
+    auto r = std::move(tcp_requests_.front());
+    tcp_requests_.pop_front();
+    return r;
+}
+
+void overlay_node::on_tcp_punch_result(timestamp now, const std::string& sid, bool ok) {
+    now_ = now;
+    auto it = tcp_punches_.find(sid);
+    if (it == tcp_punches_.end()) return;
+    auto done = std::move(it->second.done);
+    tcp_punches_.erase(it);
+    done(now, ok);
+    service_streams(now);
 }
 
 void overlay_node::connect(timestamp now, const public_key& target, connect_callback done) {
@@ -292,6 +345,30 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 res.introducer = introducer.ep;
                 res.peer_nat = nat;
                 request_relay(t, attempt, res);
+                return;
+            }
+            if (config_.udp_blocked || nat == to_string(nat_verdict::udp_blocked)) {
+                log_->info("introduced by {}: peer at {} ({}), punching TCP", introducer.ep.to_string(), ep->to_string(), nat);
+                const auto remote = *ep;
+                start_tcp_punch(t, attempt->sid, remote,
+                                config_.udp_blocked ? std::optional<endpoint>(introducer.ep) : std::nullopt,
+                                [this, attempt, introducer, nat, remote](timestamp t2, bool ok) {
+                                    connect_result res;
+                                    res.introducer = introducer.ep;
+                                    res.peer_nat = nat;
+                                    if (ok) {
+                                        res.remote = remote;
+                                        res.path = path_kind::tcp;
+                                        open_for(t2, attempt, res);
+                                    } else if (config_.policy == path_policy::relay_ok) {
+                                        log_->info("TCP punch failed; asking {} to relay", introducer.ep.to_string());
+                                        request_relay(t2, attempt, res);
+                                    } else {
+                                        res.error = "TCP punching failed (simultaneous open got no answer), and relaying "
+                                                    "is off (direct-only)";
+                                        finish(t2, attempt, res);
+                                    }
+                                });
                 return;
             }
             const bool peer_predictable = candidates.size() > 1 + lan.size();

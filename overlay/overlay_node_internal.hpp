@@ -13,6 +13,11 @@ inline constexpr auto connection_linger = std::chrono::seconds(5);
 inline constexpr std::size_t max_connections = 1024;
 // How long a socket that won a many-socket punch is kept for the stream that follows.
 inline constexpr auto stream_claim_window = std::chrono::seconds(15);
+// A host that never reports a TCP punch (one that cannot make them) fails it this long
+// after its deadline.
+inline constexpr auto tcp_report_grace = std::chrono::seconds(1);
+// Requests a host has not taken yet; older ones are dropped beyond this.
+inline constexpr std::size_t max_tcp_requests = 64;
 
 struct overlay_node::connect_attempt {
     public_key target;
