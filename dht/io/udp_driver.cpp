@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +18,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 
 namespace ovl::io {
@@ -81,30 +83,47 @@ timestamp steady_now() { return timestamp_from_steady(std::chrono::steady_clock:
 struct udp_driver::impl {
     impl(datagram_core& c, const endpoint& bind_to, logger_ptr l)
         : core(c), log(std::move(l)), socket(io), timer(io), buffer(receive_buffer_size * batch_size) {
-        const auto local = to_asio(bind_to);
-        boost::system::error_code ec;
-        socket.open(local.protocol(), ec);
-        if (!ec) socket.bind(local, ec);
-        // Sends never block the loop: a full socket buffer drops the datagram instead,
-        // which KRPC's timeouts and retries already cope with.
-        if (!ec) socket.non_blocking(true, ec);
-        if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "bind " + bind_to.to_string());
-        socket_is_v4 = local.address().is_v4();
-        receive();
+        open(socket, bind_to);
+        socket_is_v4 = bind_to.address.is_v4();
+        receive(socket);
         asio::post(io, [this] { flush(); });
     }
 
-    // Waits for the socket to become readable, then reads what is queued in batches.
-    void receive() {
-        socket.async_wait(udp::socket::wait_read, [this](const boost::system::error_code& ec) {
+    void open(udp::socket& s, const endpoint& bind_to) {
+        const auto local = to_asio(bind_to);
+        boost::system::error_code ec;
+        s.open(local.protocol(), ec);
+        // IPv6 sockets carry IPv6 only: a dual-stack core has its own IPv4 socket (which an
+        // IPv6 socket on [::] would otherwise block by claiming the same IPv4 port), and an
+        // IPv4 peer arriving as a mapped address could not be answered from this socket.
+        if (!ec && bind_to.address.is_v6()) s.set_option(asio::ip::v6_only(true), ec);
+        if (!ec) s.bind(local, ec);
+        // Sends never block the loop: a full socket buffer drops the datagram instead,
+        // which KRPC's timeouts and retries already cope with.
+        if (!ec) s.non_blocking(true, ec);
+        if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "bind " + bind_to.to_string());
+    }
+
+    void add_family_socket(const endpoint& bind_to) {
+        if (bind_to.address.is_v4() == socket_is_v4 || other)
+            throw std::invalid_argument("a second socket must be of the other address family: " + bind_to.to_string());
+        udp::socket s(io);
+        open(s, bind_to);
+        other.emplace(std::move(s));
+        receive(*other);
+    }
+
+    // Waits for a socket to become readable, then reads what is queued in batches.
+    void receive(udp::socket& s) {
+        s.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
             if (ec == asio::error::operation_aborted) return;
             if (ec) log->debug("wait error: {}", ec.message());
-            else read_batches();
-            receive();
+            else read_batches(s);
+            receive(s);
         });
     }
 
-    void read_batches() {
+    void read_batches(udp::socket& s) {
         for (int round = 0; round < batches_per_wakeup; ++round) {
             for (std::size_t i = 0; i < batch_size; ++i) {
                 iov[i] = {buffer.data() + i * receive_buffer_size, receive_buffer_size};
@@ -114,7 +133,7 @@ struct udp_driver::impl {
                 in[i].msg_hdr.msg_name = &senders[i];
                 in[i].msg_hdr.msg_namelen = sizeof senders[i];
             }
-            const int n = ::recvmmsg(socket.native_handle(), in.data(), batch_size, MSG_DONTWAIT, nullptr);
+            const int n = ::recvmmsg(s.native_handle(), in.data(), batch_size, MSG_DONTWAIT, nullptr);
             if (n <= 0) {
                 // EAGAIN: drained. Other errors (ICMP reports and the like) leave the socket usable.
                 if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -133,25 +152,31 @@ struct udp_driver::impl {
     void flush() {
         while (auto d = core.poll_transmit()) {
             if (d->to.address.is_v4() != socket_is_v4) {
-                log->debug("dropped datagram to {}: address family differs from the socket's", d->to.to_string());
+                if (!other || d->from_secondary_port || d->socket != 0) {
+                    log->debug("dropped datagram to {}: no such socket of its address family", d->to.to_string());
+                    continue;
+                }
+                other_outgoing.push_back(std::move(*d));
+                if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing);
             } else if (d->from_secondary_port) {
                 send_secondary(*d);
             } else if (d->socket != 0) {
                 send_extra(*d);
             } else {
                 outgoing.push_back(std::move(*d));
-                if (outgoing.size() == batch_size) send_batch();
+                if (outgoing.size() == batch_size) send_batch(socket, outgoing);
             }
         }
-        send_batch();
+        send_batch(socket, outgoing);
+        if (other) send_batch(*other, other_outgoing);
         while (auto n = core.poll_released_socket()) extras.erase(*n);
         arm_timer();
     }
 
-    void send_batch() {
-        const std::size_t count = outgoing.size();
+    void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch) {
+        const std::size_t count = batch.size();
         for (std::size_t i = 0; i < count; ++i) {
-            const auto& d = outgoing[i];
+            const auto& d = batch[i];
             const auto to = to_asio(d.to);
             std::memcpy(&destinations[i], to.data(), to.size());
             out_iov[i] = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
@@ -163,17 +188,17 @@ struct udp_driver::impl {
         }
         std::size_t sent = 0;
         while (sent < count) {
-            const int n = ::sendmmsg(socket.native_handle(), out.data() + sent, static_cast<unsigned>(count - sent), 0);
+            const int n = ::sendmmsg(s.native_handle(), out.data() + sent, static_cast<unsigned>(count - sent), 0);
             if (n > 0) {
                 sent += static_cast<std::size_t>(n);
                 continue;
             }
             // Sends never block the loop: a full socket buffer (or any other error) drops
             // this datagram, which KRPC's timeouts and retries already cope with.
-            log->debug("dropped datagram to {}: {}", outgoing[sent].to.to_string(), std::strerror(errno));
+            log->debug("dropped datagram to {}: {}", batch[sent].to.to_string(), std::strerror(errno));
             ++sent;
         }
-        outgoing.clear();
+        batch.clear();
     }
 
     void send_secondary(const outgoing_datagram& d) {
@@ -258,6 +283,9 @@ struct udp_driver::impl {
     logger_ptr log;
     asio::io_context io;
     udp::socket socket;
+    // The dual-stack socket of the other family, and its send batch.
+    std::optional<udp::socket> other;
+    std::vector<outgoing_datagram> other_outgoing;
     std::optional<udp::socket> secondary;
     std::map<std::uint16_t, udp::socket> extras;
     bool socket_is_v4 = true;
@@ -281,6 +309,14 @@ udp_driver::udp_driver(datagram_core& core, const endpoint& bind_to, logger_ptr 
 udp_driver::~udp_driver() = default;
 
 endpoint udp_driver::local_endpoint() const { return from_asio(impl_->socket.local_endpoint()); }
+
+void udp_driver::add_family_socket(const endpoint& bind_to) { impl_->add_family_socket(bind_to); }
+
+std::optional<endpoint> udp_driver::local_endpoint(ip_family family) const {
+    if ((family == ip_family::v4) == impl_->socket_is_v4) return local_endpoint();
+    if (impl_->other) return from_asio(impl_->other->local_endpoint());
+    return std::nullopt;
+}
 
 void udp_driver::run() { impl_->io.run(); }
 

@@ -1,5 +1,5 @@
-// The Boost.Asio edge for any sans-I/O core: one io_context, one UDP socket and one
-// timer. Received datagrams and timer expiries go into the core; after every call (for
+// The Boost.Asio edge for any sans-I/O core: one io_context, one UDP socket (two for a
+// dual-stack core: one per address family) and one timer. Received datagrams and timer expiries go into the core; after every call (for
 // datagrams: every batch, read with recvmmsg) the driver drains the core's outgoing
 // datagrams, sending them in batches with sendmmsg (Linux), and re-arms the timer at its
 // deadline. Asio stays behind a pimpl so that cores and CLI code compile without it.
@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace ovl::io {
 
@@ -29,6 +30,15 @@ public:
 
     // The bound address, with the port the kernel chose when asked for port 0.
     endpoint local_endpoint() const;
+
+    // Binds a socket of the other address family beside the first (a dual-stack DHT node,
+    // BEP 32): datagrams to that family leave from it, and what it receives goes to the
+    // core like the rest. Only the first socket has the secondary and extra sockets.
+    // Call before run(); throws std::system_error like the constructor, and
+    // std::invalid_argument when `bind_to` is of the first socket's family.
+    void add_family_socket(const endpoint& bind_to);
+    // The bound address of the socket of `family`, if there is one.
+    std::optional<endpoint> local_endpoint(ip_family family) const;
 
     // Runs the event loop on the calling thread until stop().
     void run();
