@@ -70,11 +70,14 @@ torrent_session::stop_reason torrent_session::run(const std::function<bool(const
 
 std::string best_path(const torrent::overlay_plugin* overlay, double* connect_ms) {
     if (!overlay) return {};
-    for (const auto& p : overlay->paths())
-        if (p.state == torrent::path_state::direct_utp || p.state == torrent::path_state::direct_tcp) {
-            if (connect_ms) *connect_ms = p.connect_ms;
-            return to_string(p.state);
-        }
+    using torrent::path_state;
+    // Direct paths first, then bridged ones (direct-udp before relayed).
+    for (const auto want : {path_state::direct_utp, path_state::direct_tcp, path_state::direct_udp, path_state::relayed})
+        for (const auto& p : overlay->paths())
+            if (p.state == want) {
+                if (connect_ms) *connect_ms = p.connect_ms;
+                return to_string(p.state);
+            }
     return {};
 }
 

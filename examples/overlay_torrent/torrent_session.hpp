@@ -47,7 +47,7 @@ private:
     std::unique_ptr<lt::session> session_;
 };
 
-// The best path the overlay found to any peer, e.g. "direct-utp", or "" when none.
+// The best path the overlay found to any peer, e.g. "direct-utp" or "relayed", or "" when none.
 std::string best_path(const torrent::overlay_plugin* overlay, double* connect_ms);
 
 } // namespace ovl::examples

@@ -22,6 +22,9 @@ const char* to_string(path_state s) {
     case path_state::punching: return "punching";
     case path_state::direct_utp: return "direct-utp";
     case path_state::direct_tcp: return "direct-tcp";
+    case path_state::bridging: return "bridging";
+    case path_state::relayed: return "relayed";
+    case path_state::direct_udp: return "direct-udp";
     case path_state::failed: return "failed";
     }
     return "failed";

@@ -30,7 +30,10 @@ class logger;
 
 namespace ovl::torrent {
 
-enum class path_state { punching, direct_utp, direct_tcp, failed };
+// relayed and direct_udp are bridged paths: libtorrent talks to a loopback socket that
+// the plugin splices into an overlay stream (through a volunteer's relay, or punched from
+// the plugin's own UDP socket).
+enum class path_state { punching, direct_utp, direct_tcp, bridging, relayed, direct_udp, failed };
 const char* to_string(path_state s);
 
 // What a client can show per overlay peer.
@@ -44,6 +47,9 @@ struct peer_path {
     std::string reason;
     // We asked for the introduction (else the peer did).
     bool initiated = false;
+    // Bridged paths: where the overlay stream goes (the relay, or the peer's endpoint);
+    // `endpoint` is then the loopback address libtorrent sees.
+    std::string via;
 };
 
 struct plugin_event {
@@ -71,6 +77,11 @@ struct plugin_settings {
     std::chrono::seconds lookup_interval{30};
     // How long a punch may take to end in a BitTorrent handshake.
     std::chrono::seconds punch_timeout{15};
+    // Reach peers libtorrent cannot (a symmetric NAT on the path, a failed punch) through
+    // a native overlay stream, relayed or punched from a UDP socket of the plugin's own,
+    // spliced into the session over loopback TCP. Costs a second UDP socket and two
+    // threads (docs/PLUGIN.md).
+    bool bridge = true;
     // Log sink (default: none).
     std::shared_ptr<spdlog::logger> log;
     // Called on libtorrent's network thread: keep it short, never block.

@@ -3,6 +3,7 @@
 #include "dht/bencode/decode.hpp"
 #include "overlay/torrent/lt_endpoint.hpp"
 
+#include <libtorrent/alert_types.hpp>
 #include <libtorrent/torrent_info.hpp>
 #include <libtorrent/torrent_status.hpp>
 
@@ -52,6 +53,7 @@ void overlay_plugin::impl::start(timestamp now) {
     config.policy = overlay::path_policy::direct_only;
     config.relay.enabled = false;
     config.record_seq_base = unix_seconds();
+    if (settings.bridge) start_native(config);
     node = std::make_unique<overlay::overlay_node>(std::move(config), self, random_source::from_os(), log, now);
     node->set_introduction_handler([this](timestamp t, const overlay::introduction& in) { on_introduction(t, in); });
     node->start(now);
@@ -59,9 +61,34 @@ void overlay_plugin::impl::start(timestamp now) {
               settings.introducer ? "serving as introducer" : "registering with introducers");
 }
 
+void overlay_plugin::impl::start_native(const overlay::overlay_config& core) {
+    overlay::overlay_config config;
+    config.dht.bootstrap = core.dht.bootstrap;
+    // Volunteering is the core's part (settings.introducer); the bridge carries only our
+    // own streams.
+    config.introducer.enabled = false;
+    config.relay.enabled = false;
+    try {
+        native = std::make_unique<bridge_endpoint>(std::move(config), bridge_identity(self), self.public_key_bytes(),
+                                                   endpoint{ip_address::v4(0), 0}, log);
+        update_bridge_torrents();
+    } catch (const std::exception& e) {
+        log->warn("overlay plugin: no bridge, its UDP socket cannot be opened: {}", e.what());
+    }
+}
+
+void overlay_plugin::impl::update_bridge_torrents() {
+    if (!native) return;
+    std::set<std::string> rdvs;
+    for (const auto& [rdv, t] : torrents)
+        if (takes_part(t)) rdvs.insert(rdv);
+    native->set_torrents(std::move(rdvs));
+}
+
 void overlay_plugin::impl::stop() {
     stopped = true;
     punches.clear();
+    native.reset();
     node.reset();
 }
 
@@ -74,6 +101,11 @@ void overlay_plugin::impl::tick(timestamp now) {
         start(now);
     }
     if (auto d = node->next_deadline(); d && *d <= now) node->on_timeout(now);
+    if (native) {
+        if (const auto port = session->listen_port(); port != 0)
+            native->set_listen({listen_address.value_or(ip_address::v4(0x7f000001)), port});
+        service_bridge(now);
+    }
     const bool registered = !node->registrations().introducers().empty();
     if (registered && !announced_registration) {
         announced_registration = true;
@@ -105,6 +137,15 @@ bool overlay_plugin::impl::on_request(timestamp now, lt::string_view query, cons
 
 void overlay_plugin::impl::on_alert(timestamp now, const lt::alert& a) {
     now_ = now;
+    // Accepted bridge streams go to the listen socket: loopback unless it is bound to one
+    // interface.
+    if (const auto* l = lt::alert_cast<lt::listen_succeeded_alert>(&a);
+        l && l->socket_type == lt::socket_type_t::tcp && l->address.is_v4()) {
+        if (l->address.is_unspecified())
+            listen_address.reset();
+        else
+            listen_address = from_lt(lt::address(l->address));
+    }
     if (node && bridge->on_alert(*node, now, a)) bridge->flush(*node, now);
 }
 
@@ -117,19 +158,22 @@ std::string overlay_plugin::impl::add_torrent(const lt::torrent_handle& h) {
     if (!takes_part(t)) log->info("overlay plugin: private torrent left out (private_rendezvous is off)");
     auto key = t.rdv.hash;
     torrents.insert_or_assign(key, std::move(t));
+    update_bridge_torrents();
     return key;
 }
 
 void overlay_plugin::impl::remove_torrent(const std::string& rdv) {
     torrents.erase(rdv);
     std::erase_if(punches, [&](const punch& p) { return p.rdv == rdv; });
+    update_bridge_torrents();
 }
 
 void overlay_plugin::impl::publish(timestamp now, torrent_entry& t) {
     t.next_publish = now + republish_interval;
     const auto& mine = self.public_key_bytes();
     const auto key = t.rdv.key;
-    node->dht().put_item(now, key.public_key_bytes(), slot_salt(slot_of(mine)), unix_seconds(), encode_slot(mine),
+    const slot_entry entry{mine, native ? std::optional(native->peer_id()) : std::nullopt};
+    node->dht().put_item(now, key.public_key_bytes(), slot_salt(slot_of(mine)), unix_seconds(), encode_slot(entry),
                          [key](std::span<const std::uint8_t> m) { return key.sign(m); },
                          [this](timestamp, const dht::put_item_result& r) {
                              log->info("overlay plugin: peer id published for a torrent on {} nodes", r.stored_at);
@@ -148,7 +192,7 @@ void overlay_plugin::impl::look_up(timestamp now, torrent_entry& t) {
                                      auto v = bencode::decode({reinterpret_cast<const std::uint8_t*>(item->value.data()),
                                                                item->value.size()});
                                      auto peer = v ? decode_slot(*v) : std::nullopt;
-                                     if (peer && *peer != self.public_key_bytes()) {
+                                     if (peer && peer->peer != self.public_key_bytes()) {
                                          ++*found;
                                          request_introduction(at, rdv, *peer);
                                      }
@@ -160,7 +204,8 @@ void overlay_plugin::impl::look_up(timestamp now, torrent_entry& t) {
     }
 }
 
-void overlay_plugin::impl::request_introduction(timestamp now, const std::string& rdv, const overlay::public_key& peer) {
+void overlay_plugin::impl::request_introduction(timestamp now, const std::string& rdv, const slot_entry& entry) {
+    const auto& peer = entry.peer;
     auto& when = next_try[{rdv, peer}];
     if (when > now) return;
     when = now + introduce_again_after;
@@ -168,10 +213,14 @@ void overlay_plugin::impl::request_introduction(timestamp now, const std::string
     {
         std::lock_guard lock(paths_mutex);
         for (const auto& p : path_table)
-            if (p.peer_id == peer_id && (p.state == path_state::direct_utp || p.state == path_state::direct_tcp)) return;
+            if (p.peer_id == peer_id && (p.state == path_state::direct_utp || p.state == path_state::direct_tcp ||
+                                         p.state == path_state::relayed || p.state == path_state::direct_udp ||
+                                         p.state == path_state::bridging))
+                return;
     }
     emit(plugin_event::kind::introduction_requested, peer_id, {}, {});
-    node->introduce(now, peer, rdv, [this, rdv, peer, peer_id](timestamp t, const overlay::connect_result& r) {
+    node->introduce(now, peer, rdv, [this, rdv, peer, peer_id, bridge = entry.bridge](timestamp t,
+                                                                                        const overlay::connect_result& r) {
         if (!r.ok) {
             set_path(peer_id, {}, path_state::failed, 0, "introduction failed: " + r.error, true);
             emit(plugin_event::kind::punch_failed, peer_id, {}, "introduction failed: " + r.error);
@@ -183,6 +232,13 @@ void overlay_plugin::impl::request_introduction(timestamp now, const std::string
         p.candidates = r.candidates;
         p.peer_nat = r.peer_nat;
         p.initiated = true;
+        p.bridge = bridge;
+        // libtorrent's uTP cannot cross a symmetric NAT: straight to the bridge.
+        if (p.bridge && native && symmetric_path(p)) {
+            p.started = t;
+            start_bridge(t, p, "a symmetric NAT is on the path (" + (r.peer_nat.empty() ? "us" : "peer: " + r.peer_nat) + ")");
+            return;
+        }
         start_punch(t, std::move(p));
     });
 }
@@ -227,13 +283,16 @@ void overlay_plugin::impl::service_punches(timestamp now) {
             continue;
         }
         if (now - p.started > settings.punch_timeout) {
-            const bool symmetric = p.peer_nat == "nat-symmetric" ||
-                                   node->profile().verdict == overlay::nat_verdict::nat_symmetric;
             auto reason = fmt::format("no BitTorrent connection within {} s: {}", settings.punch_timeout.count(),
-                                      symmetric ? "a symmetric NAT is on the path (a new port per destination); the "
-                                                  "plugin has no relay or many-socket probing yet"
-                                                : "the punched packets did not get through (strict firewall, or the "
-                                                  "peer left)");
+                                      symmetric_path(p) ? "a symmetric NAT is on the path (a new port per destination)"
+                                                        : "the punched packets did not get through (strict firewall, "
+                                                          "or the peer left)");
+            if (p.initiated && p.bridge && native) {
+                start_bridge(now, p, reason);
+                it = punches.erase(it);
+                continue;
+            }
+            if (!p.bridge && p.initiated) reason += "; the peer offers no bridge";
             const auto peer_id = overlay::to_hex(p.peer);
             set_path(peer_id, p.candidates.front(), path_state::failed, 0, reason, p.initiated);
             emit(plugin_event::kind::punch_failed, peer_id, p.candidates.front().to_string(), reason);
@@ -253,9 +312,73 @@ void overlay_plugin::impl::service_punches(timestamp now) {
     }
 }
 
+bool overlay_plugin::impl::symmetric_path(const punch& p) const {
+    return p.peer_nat == "nat-symmetric" || node->profile().verdict == overlay::nat_verdict::nat_symmetric;
+}
+
+void overlay_plugin::impl::start_bridge(timestamp now, const punch& p, const std::string& why) {
+    const auto peer_id = overlay::to_hex(p.peer);
+    log->info("overlay plugin: opening an overlay bridge to {}: {}", short_id(peer_id), why);
+    set_path(peer_id, {}, path_state::bridging, 0, why, p.initiated);
+    bridge_dials[peer_id] = p.started == timestamp{} ? now : p.started;
+    native->dial(*p.bridge, p.peer, p.rdv);
+}
+
+void overlay_plugin::impl::service_bridge(timestamp now) {
+    if (!native) return;
+    for (auto& e : native->take_events()) {
+        const auto peer_id = overlay::to_hex(e.peer);
+        switch (e.what) {
+        case bridge_event::kind::dial_ready: {
+            const auto t = torrents.find(e.rdv);
+            if (t == torrents.end()) break;
+            const auto since = bridge_dials.contains(peer_id) ? bridge_dials[peer_id] : now;
+            loopbacks[e.loopback] = bridged{peer_id, e.path, e.detail, since, true};
+            log->info("overlay plugin: bridge to {} open ({}, {}); libtorrent connects to {}", short_id(peer_id),
+                      to_string(e.path), e.detail, e.loopback.to_string());
+            t->second.handle.connect_peer(to_lt_tcp(e.loopback));
+            break;
+        }
+        case bridge_event::kind::dial_failed: {
+            bridge_dials.erase(peer_id);
+            auto reason = "overlay bridge failed: " + e.detail;
+            set_path(peer_id, {}, path_state::failed, 0, reason, true);
+            emit(plugin_event::kind::punch_failed, peer_id, {}, reason);
+            break;
+        }
+        case bridge_event::kind::accepted:
+            loopbacks[e.loopback] = bridged{peer_id, e.path, e.detail, now, false};
+            break;
+        case bridge_event::kind::refused:
+            log->info("overlay plugin: refused a bridged stream: {}", e.detail);
+            break;
+        case bridge_event::kind::closed:
+            log->info("overlay plugin: bridged connection with {} closed{}", short_id(peer_id),
+                      e.detail.empty() ? "" : ": " + e.detail);
+            break;
+        }
+    }
+}
+
 void overlay_plugin::impl::on_handshake(timestamp now, const lt::tcp::endpoint& remote, bool utp) {
     now_ = now;
     const auto ep = from_lt(remote);
+    // A bridged connection: its event is in by now (reported before any byte reached
+    // libtorrent).
+    service_bridge(now);
+    if (auto b = loopbacks.find(ep); b != loopbacks.end()) {
+        const auto& c = b->second;
+        const double ms = to_seconds(now - c.started) * 1000;
+        const auto state = c.path == bridge_path::relayed ? path_state::relayed : path_state::direct_udp;
+        set_path(c.peer_id, ep, state, ms, {}, c.initiated, c.via);
+        emit(plugin_event::kind::punch_succeeded, c.peer_id, ep.to_string(),
+             fmt::format("{} over the overlay bridge ({})", to_string(c.path), c.via), ms);
+        // A punch still under way toward that peer is moot now.
+        std::erase_if(punches, [&](const punch& p) { return overlay::to_hex(p.peer) == c.peer_id; });
+        bridge_dials.erase(c.peer_id);
+        loopbacks.erase(b);
+        return;
+    }
     auto it = std::find_if(punches.begin(), punches.end(), [&](const punch& p) {
         return std::find(p.candidates.begin(), p.candidates.end(), ep) != p.candidates.end();
     });
@@ -274,15 +397,16 @@ bool overlay_plugin::impl::punching(const ip_address& a) const {
 }
 
 void overlay_plugin::impl::set_path(const std::string& peer_id, const endpoint& ep, path_state state, double ms,
-                                    std::string reason, bool initiated) {
+                                    std::string reason, bool initiated, std::string via) {
     std::lock_guard lock(paths_mutex);
     auto it = std::find_if(path_table.begin(), path_table.end(), [&](const peer_path& p) { return p.peer_id == peer_id; });
-    if (it == path_table.end()) it = path_table.insert(path_table.end(), peer_path{peer_id, {}, state, 0, {}, initiated});
+    if (it == path_table.end()) it = path_table.insert(path_table.end(), peer_path{peer_id, {}, state, 0, {}, initiated, {}});
     if (ep.port != 0) it->endpoint = to_lt_tcp(ep);
     it->state = state;
     it->connect_ms = ms;
     it->reason = std::move(reason);
     it->initiated = initiated;
+    it->via = std::move(via);
 }
 
 std::vector<peer_path> overlay_plugin::impl::paths() const {

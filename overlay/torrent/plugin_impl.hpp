@@ -3,6 +3,7 @@
 #pragma once
 
 #include "overlay/overlay_node.hpp"
+#include "overlay/torrent/bridge_endpoint.hpp"
 #include "overlay/torrent/krpc_bridge.hpp"
 #include "overlay/torrent/plugin.hpp"
 #include "overlay/torrent/rendezvous.hpp"
@@ -46,6 +47,8 @@ struct overlay_plugin::impl {
         overlay::public_key peer{};
         std::vector<endpoint> candidates;
         std::string peer_nat;
+        // The peer's native endpoint, from its rendezvous slot (the requester only).
+        std::optional<overlay::public_key> bridge;
         timestamp started{};
         timestamp next{};
         int round = 0;
@@ -55,12 +58,19 @@ struct overlay_plugin::impl {
     void start(timestamp now);
     void publish(timestamp now, torrent_entry& t);
     void look_up(timestamp now, torrent_entry& t);
-    void request_introduction(timestamp now, const std::string& rdv, const overlay::public_key& peer);
+    void request_introduction(timestamp now, const std::string& rdv, const slot_entry& peer);
     void on_introduction(timestamp now, const overlay::introduction& in);
     void start_punch(timestamp now, punch p);
     void service_punches(timestamp now);
+    bool symmetric_path(const punch& p) const;
+    // Bridged paths (bridge_endpoint): dialing a peer's native endpoint, and what the
+    // bridge reports back.
+    void start_bridge(timestamp now, const punch& p, const std::string& why);
+    void service_bridge(timestamp now);
+    void start_native(const overlay::overlay_config& core);
+    void update_bridge_torrents();
     void set_path(const std::string& peer_id, const endpoint& ep, path_state state, double ms, std::string reason,
-                  bool initiated);
+                  bool initiated, std::string via = {});
     void emit(plugin_event::kind what, std::string peer_id, std::string ep, std::string detail, double ms = 0);
     bool takes_part(const torrent_entry& t) const { return !t.is_private || settings.private_rendezvous; }
 
@@ -78,6 +88,21 @@ struct overlay_plugin::impl {
     std::vector<punch> punches;
     // When a (torrent, peer) pair may be introduced again.
     std::map<std::pair<std::string, overlay::public_key>, timestamp> next_try;
+
+    std::unique_ptr<bridge_endpoint> native;
+    // The session's TCP listen address, when bound to one interface (else loopback).
+    std::optional<ip_address> listen_address;
+    struct bridged {
+        std::string peer_id;
+        bridge_path path = bridge_path::relayed;
+        std::string via;
+        timestamp started{};
+        bool initiated = false;
+    };
+    // Dials under way, by peer id: when each began (the introduction), for the timing.
+    std::map<std::string, timestamp> bridge_dials;
+    // Bridged connections by the loopback endpoint libtorrent sees for them.
+    std::map<endpoint, bridged> loopbacks;
 
     mutable std::mutex paths_mutex;
     std::vector<peer_path> path_table;

@@ -31,15 +31,21 @@ std::string slot_salt(int slot) { return "ovl-rdv-" + std::to_string(slot); }
 
 int slot_of(const overlay::public_key& peer) { return peer[0] % rendezvous_slots; }
 
-bencode::value encode_slot(const overlay::public_key& peer) {
-    return bencode::value(bencode::dict{{"k", std::string(peer.begin(), peer.end())}});
+bencode::value encode_slot(const slot_entry& entry) {
+    bencode::dict d{{"k", std::string(entry.peer.begin(), entry.peer.end())}};
+    if (entry.bridge) d.emplace("b", std::string(entry.bridge->begin(), entry.bridge->end()));
+    return bencode::value(std::move(d));
 }
 
-std::optional<overlay::public_key> decode_slot(const bencode::value& v) {
+std::optional<slot_entry> decode_slot(const bencode::value& v) {
     const auto* d = v.as_dict();
     if (!d) return std::nullopt;
     const auto* k = bencode::find_string(*d, "k");
-    return k ? overlay::public_key_from_bytes(*k) : std::nullopt;
+    auto peer = k ? overlay::public_key_from_bytes(*k) : std::nullopt;
+    if (!peer) return std::nullopt;
+    slot_entry entry{*peer, std::nullopt};
+    if (const auto* b = bencode::find_string(*d, "b")) entry.bridge = overlay::public_key_from_bytes(*b);
+    return entry;
 }
 
 } // namespace ovl::torrent

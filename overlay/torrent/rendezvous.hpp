@@ -33,8 +33,16 @@ std::string slot_salt(int slot);
 // The slot a peer publishes in (spread by its key, stable across restarts).
 int slot_of(const overlay::public_key& peer);
 
-bencode::value encode_slot(const overlay::public_key& peer);
-// nullopt unless the value is a slot naming a 32-byte peer key.
-std::optional<overlay::public_key> decode_slot(const bencode::value& v);
+// What a peer publishes in its slot: its plugin peer id, and the peer id of its native
+// overlay endpoint (the bridge), which others dial when libtorrent cannot reach it.
+struct slot_entry {
+    overlay::public_key peer{};
+    std::optional<overlay::public_key> bridge;
+};
+
+bencode::value encode_slot(const slot_entry& entry);
+// nullopt unless the value is a slot naming a 32-byte peer key; a malformed bridge key
+// is left out (older peers publish none).
+std::optional<slot_entry> decode_slot(const bencode::value& v);
 
 } // namespace ovl::torrent

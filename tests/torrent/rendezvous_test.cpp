@@ -40,7 +40,7 @@ TEST_CASE("slot items are valid BEP 44 items signed with the derived key", "[tor
     auto rng = random_source(7);
     const auto peer = overlay::identity::generate(rng);
     const auto salt = torrent::slot_salt(torrent::slot_of(peer.public_key_bytes()));
-    const auto value = bencode::encode(torrent::encode_slot(peer.public_key_bytes()));
+    const auto value = bencode::encode(torrent::encode_slot({peer.public_key_bytes(), std::nullopt}));
     const std::string encoded(value.begin(), value.end());
     const auto sig = dht::sign_item([&](std::span<const std::uint8_t> m) { return r.key.sign(m); }, salt, 42, encoded);
     dht::mutable_item item{r.key.public_key_bytes(), salt, 42, encoded, sig};
@@ -59,9 +59,28 @@ TEST_CASE("peers spread over the slots, and a slot round-trips its peer id", "[t
         REQUIRE(slot >= 0);
         REQUIRE(slot < torrent::rendezvous_slots);
         used.insert(slot);
-        CHECK(torrent::decode_slot(torrent::encode_slot(peer.public_key_bytes())) == peer.public_key_bytes());
+        const auto back = torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), std::nullopt}));
+        REQUIRE(back);
+        CHECK(back->peer == peer.public_key_bytes());
+        CHECK(!back->bridge);
     }
     CHECK(used.size() == static_cast<std::size_t>(torrent::rendezvous_slots));
+}
+
+TEST_CASE("a slot names the peer's bridge endpoint, which others dial when libtorrent cannot reach it",
+          "[torrent][rendezvous]") {
+    auto rng = random_source(11);
+    const auto peer = overlay::identity::generate(rng);
+    const auto bridge = overlay::identity::generate(rng);
+    const auto back = torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), bridge.public_key_bytes()}));
+    REQUIRE(back);
+    CHECK(back->peer == peer.public_key_bytes());
+    CHECK(back->bridge == bridge.public_key_bytes());
+    // A malformed bridge key leaves the peer usable over libtorrent alone.
+    const auto odd = torrent::decode_slot(
+        bencode::value(bencode::dict{{"k", std::string(32, 'x')}, {"b", std::string(5, 'y')}}));
+    REQUIRE(odd);
+    CHECK(!odd->bridge);
 }
 
 TEST_CASE("hostile slot values are refused", "[torrent][rendezvous][hostile]") {
