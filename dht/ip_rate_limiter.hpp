@@ -1,6 +1,7 @@
-// A per-IP limit on the datagrams a node takes in: a token bucket per source address, so
-// that no single address (nor a victim whose address a flood is spoofed from) gets more
-// than `per_second` answers a second after a first `burst`. Addresses share a fixed table
+// A per-IP limit on the datagrams a node takes in: a token bucket per source address (per
+// /64 for IPv6, where one host holds the whole prefix), so that no single address (nor a
+// victim whose address a flood is spoofed from) gets more than `per_second` answers a
+// second after a first `burst`. Addresses share a fixed table
 // of slots indexed by a keyed hash: no allocation per packet and bounded memory. A new
 // address takes over its slot with a full bucket, so a flood from many addresses can only
 // make limits looser for whoever it evicts, never stricter; the secret key keeps anyone
@@ -34,8 +35,9 @@ class ip_rate_limiter {
 public:
     ip_rate_limiter(const ip_rate_limit& limit, random_source& rng);
 
-    // Takes one token from `from`'s bucket; false when it is empty (drop the datagram).
-    bool allow(timestamp now, const ip_address& from);
+    // Takes one token from the bucket of `address` (of its /64 for IPv6); false when it is
+    // empty (drop the datagram).
+    bool allow(timestamp now, const ip_address& address);
 
 private:
     // 32 bytes, so a lookup touches one cache line: the table is too big for the

@@ -39,8 +39,9 @@ struct node_config {
     duration bucket_refresh_after = std::chrono::minutes(15);
     // Most peers returned in one get_peers reply (50 compact peers fit a datagram).
     std::size_t max_values_per_reply = 50;
-    // Datagrams taken in per source address (on_datagram); beyond it they are dropped
-    // unread. Raise it only for labs and load tests where many nodes share an address.
+    // Datagrams taken in per source address, per /64 for IPv6 (on_datagram); beyond it
+    // they are dropped unread. Raise it only for labs and load tests where many nodes
+    // share an address or an IPv6 /64.
     ip_rate_limit per_ip;
     // Datagrams waiting to be sent; beyond this the node drops instead of queueing.
     std::size_t max_outbox = 16384;
