@@ -3,23 +3,10 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cstring>
 
 namespace ovl::dht {
-
-namespace {
-// An IPv6 host holds a whole /64 (its privacy addresses rotate inside it), so a /64 is
-// one sender: buckets per address would multiply its limit, or that of a flood spoofed
-// from a victim's /64, by 2^64.
-ip_address sender_of(const ip_address& a) {
-    if (a.is_v4()) return a;
-    std::array<std::uint8_t, 16> prefix{};
-    std::copy_n(a.data(), 8, prefix.begin());
-    return ip_address::v6(prefix);
-}
-} // namespace
 
 ip_rate_limiter::ip_rate_limiter(const ip_rate_limit& limit, random_source& rng)
     : limit_(limit), slots_(std::bit_ceil(std::max<std::size_t>(limit.slots, 1))) {
@@ -27,7 +14,9 @@ ip_rate_limiter::ip_rate_limiter(const ip_rate_limit& limit, random_source& rng)
 }
 
 bool ip_rate_limiter::allow(timestamp now, const ip_address& address) {
-    const auto from = sender_of(address);
+    // Buckets per IPv6 address would multiply a host's limit, or that of a flood spoofed
+    // from a victim's /64, by 2^64.
+    const auto from = address.host_block();
     std::uint64_t h = 0;
     static_assert(crypto_shorthash_BYTES == sizeof h);
     crypto_shorthash(reinterpret_cast<unsigned char*>(&h), from.data(), from.size(), key_.data());

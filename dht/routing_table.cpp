@@ -24,17 +24,17 @@ std::size_t routing_table::bucket_index(const node_id& id) const {
 
 bool routing_table::ip_taken_by_other(const node_id& id, const endpoint& ep) const {
     if (!config_.one_node_per_ip) return false;
-    auto it = ip_owner_.find(ep.address);
+    auto it = ip_owner_.find(ep.address.host_block());
     return it != ip_owner_.end() && it->second != id;
 }
 
 void routing_table::add_live(bucket& b, node_entry e) {
-    if (config_.one_node_per_ip) ip_owner_[e.ep.address] = e.id;
+    if (config_.one_node_per_ip) ip_owner_[e.ep.address.host_block()] = e.id;
     b.live.push_back(std::move(e));
 }
 
 void routing_table::remove_live(bucket& b, std::size_t index) {
-    if (config_.one_node_per_ip) ip_owner_.erase(b.live[index].ep.address);
+    if (config_.one_node_per_ip) ip_owner_.erase(b.live[index].ep.address.host_block());
     b.live.erase(b.live.begin() + static_cast<std::ptrdiff_t>(index));
 }
 
@@ -55,7 +55,7 @@ void routing_table::split_last_bucket() {
     while (from.live.size() < config_.bucket_size && !from.replacements.empty()) {
         from.live.push_back(std::move(from.replacements.back()));
         from.replacements.pop_back();
-        if (config_.one_node_per_ip) ip_owner_[from.live.back().ep.address] = from.live.back().id;
+        if (config_.one_node_per_ip) ip_owner_[from.live.back().ep.address.host_block()] = from.live.back().id;
     }
 }
 

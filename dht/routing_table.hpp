@@ -31,7 +31,8 @@ struct routing_table_config {
     duration questionable_after = std::chrono::minutes(15);
     // A node that missed this many queries in a row is bad and is replaced.
     int bad_after_failures = 2;
-    // At most one entry per IP address (what libtorrent calls restrict_routing_ips).
+    // At most one entry per IPv4 address and per IPv6 /64, so that one host cannot fill
+    // the table with ids of its choosing (what libtorrent calls restrict_routing_ips).
     bool one_node_per_ip = true;
     // Only ids that obey BEP 42 for the node's address (IPv4 or IPv6) get a slot. Off by
     // default, as in libtorrent (enforce_node_id): many mainline nodes still pick random ids.
@@ -95,7 +96,7 @@ private:
     node_id self_;
     routing_table_config config_;
     std::vector<bucket> buckets_;
-    // Which id holds each IP, for one_node_per_ip.
+    // Which id holds each IPv4 address or IPv6 /64 (ip_address::host_block), for one_node_per_ip.
     std::unordered_map<ip_address, node_id, ip_address_hash> ip_owner_;
 };
 

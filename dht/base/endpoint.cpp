@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ovl {
@@ -80,6 +81,13 @@ bool ip_address::is_global() const {
     // IPv6 global unicast is 2000::/3; outside it lie IPv4-mapped and -compatible
     // addresses, NAT64's 64:ff9b::/96 (IPv4 hosts again), ULA, site-local and reserved space.
     return (bytes_[0] & 0xe0) == 0x20;
+}
+
+ip_address ip_address::host_block() const {
+    if (is_v4()) return *this;
+    ip_address a = *this;
+    std::fill(a.bytes_.begin() + 8, a.bytes_.end(), std::uint8_t{0});
+    return a;
 }
 
 std::string ip_address::to_string() const {

@@ -53,6 +53,9 @@ public:
     // global unicast (2000::/3), which excludes IPv4-mapped and ULA. Documentation ranges
     // (192.0.2.0/24 and the like, 2001:db8::/32) count as global so that labs can use them.
     bool is_global() const;
+    // What one host holds: the address itself for IPv4, its /64 for IPv6 (a host holds the
+    // whole prefix, and its privacy addresses rotate inside it). Per-host limits key on it.
+    ip_address host_block() const;
 
     std::string to_string() const;
 

@@ -59,3 +59,11 @@ TEST_CASE("IPv6 is global only in 2000::/3, documentation prefix included", "[en
                               "fd12:3456::1", "fe80::1", "fec0::1", "ff02::1", "ff0e::1", "4000::1"})
         CHECK_FALSE(ip(local).is_global());
 }
+
+TEST_CASE("a host's block is its IPv4 address or its IPv6 /64", "[endpoint]") {
+    auto ip = [](const char* s) { return *ip_address::parse(s); };
+    CHECK(ip("198.51.100.7").host_block() == ip("198.51.100.7"));
+    CHECK(ip("2001:db8:1:2:a:b:c:d").host_block() == ip("2001:db8:1:2::"));
+    CHECK(ip("2001:db8:1:2::1").host_block() == ip("2001:db8:1:2:ffff::").host_block());
+    CHECK(ip("2001:db8:1:3::1").host_block() != ip("2001:db8:1:2::1").host_block());
+}

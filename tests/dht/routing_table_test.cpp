@@ -109,3 +109,16 @@ TEST_CASE("with require_bep42_ids only ids that obey BEP 42 get a slot, in eithe
           insert_result::rejected);
     CHECK(table.on_reply(now, node_id::random(rng), lan, 10ms) == insert_result::added);
 }
+
+TEST_CASE("one node per IPv4 address and per IPv6 /64", "[routing_table]") {
+    random_source rng(14);
+    routing_table table(node_id::random(rng));
+    const timestamp now{100s};
+    auto add = [&](const char* ep) { return table.on_reply(now, node_id::random(rng), *endpoint::parse(ep), 10ms); };
+    CHECK(add("[2001:db8:1:1::1]:6881") == insert_result::added);
+    CHECK(add("[2001:db8:1:1:ffff::2]:6882") == insert_result::rejected);
+    CHECK(add("[2001:db8:1:2::1]:6881") == insert_result::added);
+    CHECK(add("198.51.100.1:6881") == insert_result::added);
+    CHECK(add("198.51.100.1:6882") == insert_result::rejected);
+    CHECK(add("198.51.100.2:6881") == insert_result::added);
+}
