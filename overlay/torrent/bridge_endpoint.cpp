@@ -147,6 +147,12 @@ struct bridge_endpoint::impl {
 
     void on_loop(timestamp now) {
         auto& node = session.node();
+        if (now >= next_verdict) {
+            next_verdict = now + 1s;
+            auto v = std::string(overlay::to_string(node.profile().verdict));
+            std::lock_guard lock(mutex);
+            verdict = std::move(v);
+        }
         while (auto e = node.poll_event()) {
             if (e->what == overlay::connection_event::kind::opened) {
                 if (!e->incoming) continue;
@@ -403,6 +409,8 @@ struct bridge_endpoint::impl {
     std::set<std::string> torrents;
     std::optional<endpoint> listen;
     std::vector<bridge_event> events;
+    std::string verdict = "unknown";
+    timestamp next_verdict{};
     std::map<overlay::connection_id, std::shared_ptr<splice>> splices;
     cli::overlay_session session;
     std::thread loop_thread;
@@ -435,6 +443,11 @@ void bridge_endpoint::dial(const overlay::public_key& bridge_peer, const overlay
                                                                                       bridge_path::relayed}](timestamp now) {
         i->dial(now, bridge_peer, about, dial_retries);
     });
+}
+
+std::string bridge_endpoint::nat_verdict() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->verdict;
 }
 
 std::vector<bridge_event> bridge_endpoint::take_events() {

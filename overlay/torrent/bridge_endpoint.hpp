@@ -62,6 +62,9 @@ public:
     // Opens a stream to the peer's bridge and, once open, a loopback listener for it.
     void dial(const overlay::public_key& bridge_peer, const overlay::public_key& plugin_peer, const std::string& rdv);
     std::vector<bridge_event> take_events();
+    // The native node's NAT verdict (e.g. "nat-symmetric"; "unknown" until it has one):
+    // it runs the full discovery that the plugin's core cannot on libtorrent's socket.
+    std::string nat_verdict() const;
 
     struct impl;
 

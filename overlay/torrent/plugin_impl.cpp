@@ -105,6 +105,11 @@ void overlay_plugin::impl::tick(timestamp now) {
         if (const auto port = session->listen_port(); port != 0)
             native->set_listen({listen_address.value_or(ip_address::v4(0x7f000001)), port});
         service_bridge(now);
+        // Peers choose the bridge at once for a symmetric NAT: republish when it is known.
+        if (auto v = native->nat_verdict(); v != published_nat && v != "unknown") {
+            published_nat = std::move(v);
+            for (auto& [rdv, t] : torrents) t.next_publish = std::min(t.next_publish, now);
+        }
     }
     const bool registered = !node->registrations().introducers().empty();
     if (registered && !announced_registration) {
@@ -153,7 +158,7 @@ std::string overlay_plugin::impl::add_torrent(const lt::torrent_handle& h) {
     const auto hashes = h.info_hashes();
     const auto best = hashes.has_v1() ? std::string(hashes.v1.data(), hashes.v1.size())
                                       : std::string(hashes.v2.data(), hashes.v2.size());
-    torrent_entry t{h, rendezvous_for({reinterpret_cast<const std::uint8_t*>(best.data()), best.size()}), false, {}, {}};
+    torrent_entry t{h, rendezvous_for({reinterpret_cast<const std::uint8_t*>(best.data()), best.size()}), false, {}, {}, 0};
     if (auto ti = h.torrent_file()) t.is_private = ti->priv();
     if (!takes_part(t)) log->info("overlay plugin: private torrent left out (private_rendezvous is off)");
     auto key = t.rdv.hash;
@@ -172,8 +177,9 @@ void overlay_plugin::impl::publish(timestamp now, torrent_entry& t) {
     t.next_publish = now + republish_interval;
     const auto& mine = self.public_key_bytes();
     const auto key = t.rdv.key;
-    const slot_entry entry{mine, native ? std::optional(native->peer_id()) : std::nullopt};
-    node->dht().put_item(now, key.public_key_bytes(), slot_salt(slot_of(mine)), unix_seconds(), encode_slot(entry),
+    const slot_entry entry{mine, native ? std::optional(native->peer_id()) : std::nullopt, published_nat};
+    t.seq = std::max(unix_seconds(), t.seq + 1);
+    node->dht().put_item(now, key.public_key_bytes(), slot_salt(slot_of(mine)), t.seq, encode_slot(entry),
                          [key](std::span<const std::uint8_t> m) { return key.sign(m); },
                          [this](timestamp, const dht::put_item_result& r) {
                              log->info("overlay plugin: peer id published for a torrent on {} nodes", r.stored_at);
@@ -219,8 +225,7 @@ void overlay_plugin::impl::request_introduction(timestamp now, const std::string
                 return;
     }
     emit(plugin_event::kind::introduction_requested, peer_id, {}, {});
-    node->introduce(now, peer, rdv, [this, rdv, peer, peer_id, bridge = entry.bridge](timestamp t,
-                                                                                        const overlay::connect_result& r) {
+    node->introduce(now, peer, rdv, [this, rdv, peer, peer_id, entry](timestamp t, const overlay::connect_result& r) {
         if (!r.ok) {
             set_path(peer_id, {}, path_state::failed, 0, "introduction failed: " + r.error, true);
             emit(plugin_event::kind::punch_failed, peer_id, {}, "introduction failed: " + r.error);
@@ -232,11 +237,15 @@ void overlay_plugin::impl::request_introduction(timestamp now, const std::string
         p.candidates = r.candidates;
         p.peer_nat = r.peer_nat;
         p.initiated = true;
-        p.bridge = bridge;
+        p.bridge = entry.bridge;
+        // The plugin's core cannot tell a symmetric NAT (no dial-back on libtorrent's
+        // socket); the peer's bridge can, and says so in its slot.
+        if (entry.nat == "nat-symmetric") p.peer_nat = entry.nat;
         // libtorrent's uTP cannot cross a symmetric NAT: straight to the bridge.
         if (p.bridge && native && symmetric_path(p)) {
             p.started = t;
-            start_bridge(t, p, "a symmetric NAT is on the path (" + (r.peer_nat.empty() ? "us" : "peer: " + r.peer_nat) + ")");
+            start_bridge(t, p, p.peer_nat == "nat-symmetric" ? "the peer is behind a symmetric NAT"
+                                                             : "we are behind a symmetric NAT");
             return;
         }
         start_punch(t, std::move(p));
@@ -313,7 +322,8 @@ void overlay_plugin::impl::service_punches(timestamp now) {
 }
 
 bool overlay_plugin::impl::symmetric_path(const punch& p) const {
-    return p.peer_nat == "nat-symmetric" || node->profile().verdict == overlay::nat_verdict::nat_symmetric;
+    return p.peer_nat == "nat-symmetric" || node->profile().verdict == overlay::nat_verdict::nat_symmetric ||
+           (native && native->nat_verdict() == "nat-symmetric");
 }
 
 void overlay_plugin::impl::start_bridge(timestamp now, const punch& p, const std::string& why) {

@@ -41,6 +41,9 @@ struct overlay_plugin::impl {
         bool is_private = false;
         timestamp next_publish{};
         timestamp next_lookup{};
+        // BEP 44 sequence number of our last slot write (a republish within the same
+        // second still needs a higher one).
+        std::int64_t seq = 0;
     };
     struct punch {
         std::string rdv;
@@ -101,6 +104,8 @@ struct overlay_plugin::impl {
     };
     // Dials under way, by peer id: when each began (the introduction), for the timing.
     std::map<std::string, timestamp> bridge_dials;
+    // The bridge's verdict as last published in the rendezvous slots.
+    std::string published_nat;
     // Bridged connections by the loopback endpoint libtorrent sees for them.
     std::map<endpoint, bridged> loopbacks;
 

@@ -34,6 +34,7 @@ int slot_of(const overlay::public_key& peer) { return peer[0] % rendezvous_slots
 bencode::value encode_slot(const slot_entry& entry) {
     bencode::dict d{{"k", std::string(entry.peer.begin(), entry.peer.end())}};
     if (entry.bridge) d.emplace("b", std::string(entry.bridge->begin(), entry.bridge->end()));
+    if (!entry.nat.empty()) d.emplace("n", entry.nat);
     return bencode::value(std::move(d));
 }
 
@@ -43,8 +44,9 @@ std::optional<slot_entry> decode_slot(const bencode::value& v) {
     const auto* k = bencode::find_string(*d, "k");
     auto peer = k ? overlay::public_key_from_bytes(*k) : std::nullopt;
     if (!peer) return std::nullopt;
-    slot_entry entry{*peer, std::nullopt};
+    slot_entry entry{*peer, std::nullopt, {}};
     if (const auto* b = bencode::find_string(*d, "b")) entry.bridge = overlay::public_key_from_bytes(*b);
+    if (const auto* n = bencode::find_string(*d, "n")) entry.nat = n->substr(0, 32);
     return entry;
 }
 

@@ -38,6 +38,9 @@ int slot_of(const overlay::public_key& peer);
 struct slot_entry {
     overlay::public_key peer{};
     std::optional<overlay::public_key> bridge;
+    // The NAT verdict the bridge found (e.g. "nat-symmetric"): a peer behind a symmetric
+    // NAT is dialed through the bridge at once, without a uTP punch that cannot work.
+    std::string nat;
 };
 
 bencode::value encode_slot(const slot_entry& entry);

@@ -40,7 +40,7 @@ TEST_CASE("slot items are valid BEP 44 items signed with the derived key", "[tor
     auto rng = random_source(7);
     const auto peer = overlay::identity::generate(rng);
     const auto salt = torrent::slot_salt(torrent::slot_of(peer.public_key_bytes()));
-    const auto value = bencode::encode(torrent::encode_slot({peer.public_key_bytes(), std::nullopt}));
+    const auto value = bencode::encode(torrent::encode_slot({peer.public_key_bytes(), std::nullopt, {}}));
     const std::string encoded(value.begin(), value.end());
     const auto sig = dht::sign_item([&](std::span<const std::uint8_t> m) { return r.key.sign(m); }, salt, 42, encoded);
     dht::mutable_item item{r.key.public_key_bytes(), salt, 42, encoded, sig};
@@ -59,7 +59,7 @@ TEST_CASE("peers spread over the slots, and a slot round-trips its peer id", "[t
         REQUIRE(slot >= 0);
         REQUIRE(slot < torrent::rendezvous_slots);
         used.insert(slot);
-        const auto back = torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), std::nullopt}));
+        const auto back = torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), std::nullopt, {}}));
         REQUIRE(back);
         CHECK(back->peer == peer.public_key_bytes());
         CHECK(!back->bridge);
@@ -72,10 +72,12 @@ TEST_CASE("a slot names the peer's bridge endpoint, which others dial when libto
     auto rng = random_source(11);
     const auto peer = overlay::identity::generate(rng);
     const auto bridge = overlay::identity::generate(rng);
-    const auto back = torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), bridge.public_key_bytes()}));
+    const auto back =
+        torrent::decode_slot(torrent::encode_slot({peer.public_key_bytes(), bridge.public_key_bytes(), "nat-symmetric"}));
     REQUIRE(back);
     CHECK(back->peer == peer.public_key_bytes());
     CHECK(back->bridge == bridge.public_key_bytes());
+    CHECK(back->nat == "nat-symmetric");
     // A malformed bridge key leaves the peer usable over libtorrent alone.
     const auto odd = torrent::decode_slot(
         bencode::value(bencode::dict{{"k", std::string(32, 'x')}, {"b", std::string(5, 'y')}}));
