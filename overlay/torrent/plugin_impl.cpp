@@ -69,8 +69,9 @@ void overlay_plugin::impl::start_native(const overlay::overlay_config& core) {
     config.introducer.enabled = false;
     config.relay.enabled = false;
     try {
+        // Its own logger name: the bridge's node logs the same kinds of lines as the core.
         native = std::make_unique<bridge_endpoint>(std::move(config), bridge_identity(self), self.public_key_bytes(),
-                                                   endpoint{ip_address::v4(0), 0}, log);
+                                                   endpoint{ip_address::v4(0), 0}, log->clone(log->name() + ".bridge"));
         update_bridge_torrents();
     } catch (const std::exception& e) {
         log->warn("overlay plugin: no bridge, its UDP socket cannot be opened: {}", e.what());
