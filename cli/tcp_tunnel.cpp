@@ -32,7 +32,7 @@ constexpr auto idle_timeout = std::chrono::seconds(90);
 // the one the introducer saw), which the kernel allows only if both sockets say so.
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 // Between attempts of a simultaneous open whose connect failed at once (a reset).
-constexpr auto punch_retry = std::chrono::milliseconds(100);
+constexpr auto punch_retry = std::chrono::milliseconds(250);
 
 void open_shareable(tcp::socket& s, std::uint16_t port, boost::system::error_code& ec) {
     s.open(tcp::v4(), ec);

@@ -192,6 +192,13 @@ void overlay_node::service_punches(timestamp now) {
 
 void overlay_node::start_tcp_punch(timestamp now, const std::string& sid, const endpoint& remote,
                                    std::optional<endpoint> via, std::function<void(timestamp, bool)> done) {
+    // Bounded, so that introductions (even from a misbehaving introducer) cannot turn us
+    // into a source of connection attempts toward anyone.
+    if (tcp_punches_.size() >= max_tcp_punches && !tcp_punches_.contains(sid)) {
+        log_->info("TCP punch toward {} not started: {} already running", remote.to_string(), tcp_punches_.size());
+        done(now, false);
+        return;
+    }
     const auto deadline = now + config_.tcp_punch_timeout;
     tcp_punches_.insert_or_assign(sid, tcp_punch{deadline, std::move(done)});
     if (tcp_requests_.size() >= max_tcp_requests) tcp_requests_.pop_front();

@@ -16,7 +16,9 @@ inline constexpr auto stream_claim_window = std::chrono::seconds(15);
 // A host that never reports a TCP punch (one that cannot make them) fails it this long
 // after its deadline.
 inline constexpr auto tcp_report_grace = std::chrono::seconds(1);
-// Requests a host has not taken yet; older ones are dropped beyond this.
+// TCP punches running at once, and requests a host has not taken yet (older ones are
+// dropped beyond this).
+inline constexpr std::size_t max_tcp_punches = 4;
 inline constexpr std::size_t max_tcp_requests = 64;
 
 struct overlay_node::connect_attempt {
