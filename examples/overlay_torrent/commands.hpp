@@ -22,6 +22,9 @@ struct get_options {
     std::string dir;
     double timeout = 300;
     bool json = false;
+    // Peers only from the overlay's rendezvous: libtorrent's own DHT, local discovery and
+    // PEX are off for this torrent, so any connection it makes is one the overlay set up.
+    bool overlay_peers_only = false;
 };
 int run_get(const session_options& s, const get_options& o);
 

@@ -41,6 +41,8 @@ int run_get(const session_options& s, const get_options& o) {
         return 1;
     }
     atp.save_path = o.dir;
+    if (o.overlay_peers_only)
+        atp.flags |= lt::torrent_flags::disable_dht | lt::torrent_flags::disable_lsd | lt::torrent_flags::disable_pex;
     torrent_session ts(s);
     const auto started = std::chrono::steady_clock::now();
     auto handle = ts.session().add_torrent(std::move(atp), ec);

@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
     get_cmd->add_option("torrent", get.torrent, "NAME.torrent or magnet link")->required();
     get_cmd->add_option("--dir", get.dir, "directory to download into")->required();
     get_cmd->add_option("--timeout", get.timeout, "give up after this many seconds")->check(CLI::PositiveNumber);
+    get_cmd->add_flag("--overlay-peers-only", get.overlay_peers_only,
+                      "find peers only through the overlay (libtorrent's DHT lookup, local discovery and PEX off "
+                      "for this torrent): a test then knows a direct connection is one the overlay punched, not "
+                      "one that DHT traffic between two NATed sessions happened to open");
     get_cmd->add_flag("--json", get.json,
                       "print one JSON object: ok, bytes, seconds, path, connect_ms, peers, mb_per_s, transfer_seconds, "
                       "transfer_mb_per_s (or error)");
