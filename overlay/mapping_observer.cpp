@@ -22,6 +22,12 @@ void mapping_observer::observe(const ip_address& observer, const endpoint& seen_
     samples_.insert(pos, {observer, seen_as, order});
 }
 
+std::optional<endpoint> mapping_observer::seen_by(const ip_address& observer) const {
+    for (const auto& s : samples_)
+        if (s.observer == observer) return s.seen_as;
+    return std::nullopt;
+}
+
 mapping_behaviour mapping_observer::mapping() const {
     if (samples_.size() < 2) return mapping_behaviour::unknown;
     if (auto pub = public_endpoint()) {

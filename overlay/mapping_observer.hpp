@@ -35,6 +35,8 @@ public:
     std::vector<endpoint> distinct_observed() const;
     // The endpoint of our most recently created mapping that anyone reported.
     std::optional<endpoint> latest() const;
+    // Where `observer` last reported seeing us.
+    std::optional<endpoint> seen_by(const ip_address& observer) const;
 
 private:
     struct sample {

@@ -166,6 +166,7 @@ private:
     void maybe_publish_record(timestamp now);
     void update_role(timestamp now);
     std::vector<endpoint> predicted_mappings() const;
+    std::size_t predictions_behind(const endpoint& introducer) const;
     std::vector<endpoint> usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const;
     dht::query_reply on_introduction(timestamp now, const endpoint& from, const krpc::message& q);
     void ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt);

@@ -41,8 +41,10 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     const auto lan = usable_lan(*ep, read_endpoint_list(q.body, "lan"));
     std::vector<endpoint> candidates{*ep};
     candidates.insert(candidates.end(), lan.begin(), lan.end());
-    for (const auto& p : read_endpoint_list(q.body, "pred", max_predictions))
-        if (p.address == ep->address) candidates.push_back(p);
+    auto predicted = read_endpoint_list(q.body, "pred", max_predictions);
+    std::erase_if(predicted, [&](const endpoint& p) { return p.address != ep->address; });
+    const auto skip = std::min(predicted.size(), predictions_behind(from));
+    candidates.insert(candidates.end(), predicted.begin() + static_cast<std::ptrdiff_t>(skip), predicted.end());
     if (introduction_) {
         introduction in;
         in.peer = *requester;
@@ -141,6 +143,13 @@ void overlay_node::start_punch(timestamp now, const std::string& sid, std::vecto
                                std::vector<endpoint> lan, std::function<void(timestamp, const punch_session&)> done,
                                std::optional<birthday_probe::role> birthday) {
     const endpoint peer = candidates.front();
+    // Candidates come as [public, LAN..., predicted...]; the predicted ports are probed
+    // first. Behind a sequential NAT each new destination takes the next port, so when both
+    // sides probe the other's predictions in order, our k-th probe leaves from the very
+    // port the peer's k-th probe is aimed at, and the two meet on that diagonal.
+    const auto predicted_from = static_cast<std::ptrdiff_t>(1 + lan.size());
+    if (static_cast<std::ptrdiff_t>(candidates.size()) > predicted_from)
+        std::rotate(candidates.begin(), candidates.begin() + predicted_from, candidates.end());
     punch_entry entry;
     entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout);
     if (birthday) {
@@ -344,10 +353,14 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 finish(t, attempt, res);
                 return;
             }
+            const bool peer_predictable = candidates.size() > 1 + lan.size();
             const bool both_symmetric = nat == to_string(nat_verdict::nat_symmetric) &&
                                         profile().verdict == nat_verdict::nat_symmetric;
-            if (config_.policy == path_policy::relay_only || (both_symmetric && config_.policy == path_policy::relay_ok)) {
-                // Two endpoint-dependent NATs cannot be punched by probing: go to the relay.
+            const bool both_predictable = peer_predictable && !predicted_mappings().empty();
+            if (config_.policy == path_policy::relay_only ||
+                (both_symmetric && !both_predictable && config_.policy == path_policy::relay_ok)) {
+                // Two endpoint-dependent NATs cannot be punched by probing unless both
+                // allocate ports sequentially (then both probe predicted ports): relay.
                 connect_result res;
                 res.introducer = introducer.ep;
                 res.peer_nat = nat;
@@ -378,7 +391,6 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                                 });
                 return;
             }
-            const bool peer_predictable = candidates.size() > 1 + lan.size();
             const auto birthday = birthday_role(nat, peer_predictable);
             log_->info("introduced by {}: peer at {} ({}), punching{}", introducer.ep.to_string(), ep->to_string(), nat,
                        birthday ? " with many-socket probing" : "");
@@ -446,6 +458,20 @@ void overlay_node::open_for(timestamp now, const std::shared_ptr<connect_attempt
         finish(t, attempt, res);
     };
     service_streams(now);
+}
+
+std::size_t overlay_node::predictions_behind(const endpoint& introducer) const {
+    // The requester aims its k-th probe at the port the introducer saw us at plus k steps,
+    // and its k-th probe leaves from its k-th predicted port. Our own next mapping is
+    // already some steps past what the introducer saw (DHT traffic to new nodes took
+    // ports since): our j-th probe must go to the requester's prediction of that step, so
+    // the first predictions, paired with ports we no longer have, are skipped.
+    const int delta = mapping_.port_delta();
+    const auto latest = mapping_.latest();
+    const auto seen = mapping_.seen_by(introducer.address);
+    if (delta == 0 || !latest || !seen) return 0;
+    const int steps = (latest->port - seen->port) / delta;
+    return steps > 0 ? static_cast<std::size_t>(steps) : 0;
 }
 
 std::vector<endpoint> overlay_node::predicted_mappings() const {

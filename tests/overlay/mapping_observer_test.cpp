@@ -186,3 +186,19 @@ TEST_CASE("mapping_observer: observers beyond the cap are ignored", "[mapping_ob
     CHECK(m.agreeing_samples() == 3);
     CHECK(m.distinct_observed() == std::vector<endpoint>{ep(public_ip, 40000)});
 }
+
+TEST_CASE("mapping_observer: remembers where each observer saw us, for aligning predicted ports",
+          "[mapping_observer]") {
+    mapping_observer m(ep(lan_ip, 6881));
+    m.observe(observer(1), ep(public_ip, 4000), 1);
+    m.observe(observer(2), ep(public_ip, 4001), 2);
+    m.observe(observer(3), ep(public_ip, 4002), 3);
+    CHECK(m.ports() == port_behaviour::sequential);
+    REQUIRE(m.seen_by(observer(1)));
+    CHECK(*m.seen_by(observer(1)) == ep(public_ip, 4000));
+    CHECK(*m.latest() == ep(public_ip, 4002));
+    CHECK_FALSE(m.seen_by(observer(9)));
+    // A later report from the same observer replaces its earlier one.
+    m.observe(observer(1), ep(public_ip, 4003), 4);
+    CHECK(*m.seen_by(observer(1)) == ep(public_ip, 4003));
+}
