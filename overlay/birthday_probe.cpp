@@ -43,6 +43,11 @@ void birthday_probe::send_round(timestamp now) {
     auto send_from = [&](std::uint16_t index) {
         outgoing_datagram d{peer_, payload};
         d.socket = static_cast<std::uint16_t>(first_socket_ + index);
+        // These probes only have to open our own NAT; the peer's spray comes in through
+        // them. Arriving at the peer's NAT before its spray has left, they would take the
+        // tuples the spray needs there (routers without an input filter keep state for
+        // every unsolicited packet), so they die in transit instead.
+        d.ttl = settings_.opening_ttl;
         outbox_.push_back(std::move(d));
         ++probes_sent_;
     };

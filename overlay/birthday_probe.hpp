@@ -8,7 +8,8 @@
 // public endpoint, so its NAT holds that many mappings toward it (each admitting only
 // the peer's endpoint). The other side sends probes from its one socket to random ports
 // of the random side's public address, which also opens its own filter for each. The
-// first probe that lands on a live mapping gets through both NATs, and its ack too.
+// first probe that lands on a live mapping gets through both NATs, and its ack too. The
+// random side's probes carry a short TTL: they need to reach only its own NAT.
 // With n mappings and k probes over the 64,512 non-privileged ports, the chance that
 // none meets is (1 - n/64512)^k: for 256 and 2048, about 3 in 10,000.
 #pragma once
@@ -43,6 +44,10 @@ public:
         // The spray starts this much later than the sockets would, so that most of the
         // sprayed ports already hold a mapping when the probes arrive.
         duration spray_delay = std::chrono::milliseconds(100);
+        // IP TTL of the many-socket side's probes: past our own NAT (and a carrier NAT or
+        // two behind it), short of the peer's across the internet (HyperDHT uses 5 too).
+        // 0 sends them with the socket's default TTL.
+        std::uint8_t opening_ttl = 5;
     };
 
     // many_sockets: `peer` is the peer's public endpoint, and sockets first_socket..

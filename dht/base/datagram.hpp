@@ -28,6 +28,11 @@ struct outgoing_datagram {
     // releases it. Replies to an extra socket come back through on_extra_datagram. Many-
     // socket ("birthday") hole punching uses them.
     std::uint16_t socket = 0;
+    // IP TTL (IPv6 hop limit) for this datagram; 0 keeps the socket's default. Opening
+    // packets of a punch use a small one: enough to create our own NAT's mapping, too
+    // little to reach the peer's NAT, where an unsolicited packet can take the very tuple
+    // the peer's reply needs.
+    std::uint8_t ttl = 0;
 };
 
 class datagram_core {

@@ -37,6 +37,22 @@ constexpr std::size_t batch_size = 32;
 // Batches read per wake-up before other handlers (timers, posts, signals) get a turn.
 constexpr int batches_per_wakeup = 8;
 
+// Room for one int of ancillary data: a datagram's own TTL (IPv4) or hop limit (IPv6).
+struct ttl_control {
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> buf{};
+};
+
+void attach_ttl(msghdr& h, ttl_control& c, bool v4, std::uint8_t ttl) {
+    h.msg_control = c.buf.data();
+    h.msg_controllen = c.buf.size();
+    cmsghdr* cm = CMSG_FIRSTHDR(&h);
+    cm->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+    cm->cmsg_type = v4 ? IP_TTL : IPV6_HOPLIMIT;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    const int value = ttl;
+    std::memcpy(CMSG_DATA(cm), &value, sizeof value);
+}
+
 udp::endpoint to_asio(const endpoint& ep) {
     if (ep.address.is_v4()) return {asio::ip::address_v4(ep.address.v4_value()), ep.port};
     asio::ip::address_v6::bytes_type b{};
@@ -157,23 +173,23 @@ struct udp_driver::impl {
                     continue;
                 }
                 other_outgoing.push_back(std::move(*d));
-                if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing);
+                if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing, !socket_is_v4);
             } else if (d->from_secondary_port) {
                 send_secondary(*d);
             } else if (d->socket != 0) {
                 send_extra(*d);
             } else {
                 outgoing.push_back(std::move(*d));
-                if (outgoing.size() == batch_size) send_batch(socket, outgoing);
+                if (outgoing.size() == batch_size) send_batch(socket, outgoing, socket_is_v4);
             }
         }
-        send_batch(socket, outgoing);
-        if (other) send_batch(*other, other_outgoing);
+        send_batch(socket, outgoing, socket_is_v4);
+        if (other) send_batch(*other, other_outgoing, !socket_is_v4);
         while (auto n = core.poll_released_socket()) extras.erase(*n);
         arm_timer();
     }
 
-    void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch) {
+    void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch, bool v4) {
         const std::size_t count = batch.size();
         for (std::size_t i = 0; i < count; ++i) {
             const auto& d = batch[i];
@@ -185,6 +201,7 @@ struct udp_driver::impl {
             out[i].msg_hdr.msg_iovlen = 1;
             out[i].msg_hdr.msg_name = &destinations[i];
             out[i].msg_hdr.msg_namelen = static_cast<socklen_t>(to.size());
+            if (d.ttl != 0) attach_ttl(out[i].msg_hdr, out_ttl[i], v4, d.ttl);
         }
         std::size_t sent = 0;
         while (sent < count) {
@@ -236,9 +253,19 @@ struct udp_driver::impl {
             it = extras.emplace(d.socket, std::move(s)).first;
             receive_extra(d.socket);
         }
-        boost::system::error_code ec;
-        it->second.send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
-        if (ec) log->debug("dropped datagram to {} from extra socket {}: {}", d.to.to_string(), d.socket, ec.message());
+        const auto to = to_asio(d.to);
+        sockaddr_storage dest{};
+        std::memcpy(&dest, to.data(), to.size());
+        iovec v{const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
+        msghdr h{};
+        h.msg_name = &dest;
+        h.msg_namelen = static_cast<socklen_t>(to.size());
+        h.msg_iov = &v;
+        h.msg_iovlen = 1;
+        ttl_control control;
+        if (d.ttl != 0) attach_ttl(h, control, socket_is_v4, d.ttl);
+        if (::sendmsg(it->second.native_handle(), &h, 0) < 0)
+            log->debug("dropped datagram to {} from extra socket {}: {}", d.to.to_string(), d.socket, std::strerror(errno));
     }
 
     // Extra sockets carry few packets (punch probes, then at most one stream), so they
@@ -300,6 +327,7 @@ struct udp_driver::impl {
     std::array<mmsghdr, batch_size> out{};
     std::array<iovec, batch_size> out_iov{};
     std::array<sockaddr_storage, batch_size> destinations{};
+    std::array<ttl_control, batch_size> out_ttl{};
     std::optional<asio::signal_set> signals;
 };
 

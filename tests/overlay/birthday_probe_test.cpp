@@ -50,6 +50,7 @@ TEST_CASE("birthday_probe: many sockets each probe the peer twice, 128 per round
     for (const auto& [at, d] : all) {
         CHECK(d.to == peer);
         CHECK(d.payload == punch_session::probe("ABCDEFGH"));
+        CHECK(d.ttl == s.opening_ttl);  // they only have to open our own NAT
         ++per_socket[d.socket];
         ++per_instant[at];
     }
@@ -77,6 +78,7 @@ TEST_CASE("birthday_probe: the spray probes distinct random ports of the peer's 
         CHECK(d.to.address == peer.address);
         CHECK(d.to.port >= 1024);
         CHECK(d.socket == 0);
+        CHECK(d.ttl == 0);  // the spray must reach the peer's NAT
         ports.insert(d.to.port);
     }
     CHECK(ports.size() == all.size());

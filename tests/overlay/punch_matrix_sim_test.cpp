@@ -106,8 +106,9 @@ bool expected_direct(const std::string& a, const std::string& b) {
 } // namespace
 
 TEST_CASE("punch matrix: every pair of NAT presets, 20 seeds each", "[overlay][punch]") {
-    const std::vector<std::string> presets = {"open",      "full-cone", "restricted-cone", "port-restricted-cone",
-                                              "symmetric", "symmetric-sequential", "firewall", "cgnat"};
+    const std::vector<std::string> presets = {"open",           "full-cone", "restricted-cone",      "port-restricted-cone",
+                                              "port-collision", "symmetric", "symmetric-sequential", "firewall",
+                                              "cgnat"};
     const int seeds = 20;
     std::printf("%-21s %-21s %8s %8s %6s %10s  %s\n", "A (connects)", "B (listens)", "connect", "control", "path",
                 "median ms", "note");

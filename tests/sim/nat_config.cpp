@@ -8,8 +8,8 @@ namespace ovl::sim {
 
 namespace {
 
-constexpr std::array<std::string_view, 9> preset_names = {
-    "open",      "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",
+constexpr std::array<std::string_view, 10> preset_names = {
+    "open",      "full-cone", "restricted-cone", "port-restricted-cone", "port-collision", "symmetric",
     "symmetric-sequential", "firewall", "cgnat", "udp-blocked"};
 
 // Approximate shares of peer connectivity; the derivation is in docs/SIMULATOR.md
@@ -44,6 +44,12 @@ nat_config nat_preset(std::string_view name) {
     } else if (name == "port-restricted-cone") {
         // Linux masquerade: keeps the port when free, filters by address and port.
         c.filtering = filtering_behavior::address_and_port_dependent;
+    } else if (name == "port-collision") {
+        // Linux masquerade on a router without an input filter: an unsolicited packet
+        // to the router takes its tuple, so a punch packet that arrives before our own
+        // first packet has left moves our mapping toward that peer to another port.
+        c.filtering = filtering_behavior::address_and_port_dependent;
+        c.inbound_creates_state = true;
     } else if (name == "symmetric") {
         // Linux masquerade fully-random: a new random port per destination.
         c.mapping = mapping_behavior::address_and_port_dependent;
@@ -63,7 +69,7 @@ nat_config nat_preset(std::string_view name) {
     } else {
         throw std::invalid_argument("unknown NAT preset '" + std::string(name) +
                                     "' (known: open, full-cone, restricted-cone, "
-                                    "port-restricted-cone, symmetric, symmetric-sequential, "
+                                    "port-restricted-cone, port-collision, symmetric, symmetric-sequential, "
                                     "firewall, cgnat, udp-blocked, mix)");
     }
     return c;

@@ -50,7 +50,7 @@ struct nat_config {
 };
 
 // Names accepted by nat_preset(): open, full-cone, restricted-cone, port-restricted-cone,
-// symmetric, symmetric-sequential, firewall, cgnat, udp-blocked.
+// port-collision, symmetric, symmetric-sequential, firewall, cgnat, udp-blocked.
 std::span<const std::string_view> nat_preset_names();
 // The configuration a preset names; throws std::invalid_argument on an unknown name.
 // "open" is a firewall that filters nothing; "cgnat" is the carrier-grade device (a site

@@ -204,6 +204,36 @@ TEST_CASE("unsolicited inbound state makes a later mapping toward that peer chan
     }
 }
 
+TEST_CASE("a short-TTL opening packet opens its sender's NAT and dies before the far NAT", "[sim][nat]") {
+    // Two port-collision routers (no input filter): B opens first, then A answers. With a
+    // full TTL, B's opening packet reaches A's router ahead of A's own packet, takes the
+    // tuple, and A's packet leaves from another port, which B's filter refuses.
+    for (const std::uint8_t opening_ttl : {std::uint8_t{5}, std::uint8_t{64}}) {
+        INFO("opening TTL " << int(opening_ttl));
+        network net(11);
+        const nat_config c = nat_preset("port-collision");
+        peer a, b;
+        a.host = net.add_private_host(net.add_nat(c, ip("40.0.0.1")), ip("192.168.1.2"));
+        b.host = net.add_private_host(net.add_nat(c, ip("50.0.0.1")), ip("192.168.2.2"));
+        a.binding = &net.bind_udp(a.host, 5000, a.core);
+        b.binding = &net.bind_udp(b.host, 6000, b.core);
+        b.core.send_with_ttl(opening_ttl, {ip("40.0.0.1"), 5000}, "open");
+        b.binding->poke();
+        net.run_for(1s);
+        CHECK(a.received() == 0);
+        a.send({ip("50.0.0.1"), 6000}, "punch");
+        net.run_for(1s);
+        if (opening_ttl == 5) {
+            CHECK(net.stats().dropped_for(drop_reason::ttl_expired) == 1);
+            REQUIRE(b.received() == 1);
+            CHECK(b.last_from() == endpoint{ip("40.0.0.1"), 5000});
+        } else {
+            CHECK(net.stats().dropped_for(drop_reason::ttl_expired) == 0);
+            CHECK(b.received() == 0);
+        }
+    }
+}
+
 TEST_CASE("udp-blocked drops UDP both ways", "[sim][nat]") {
     nat_scene s(nat_preset("udp-blocked"));
     s.a.send(nat_scene::at(s.s1));

@@ -10,6 +10,9 @@ namespace ovl::sim {
 namespace {
 // IPv4 + UDP headers, so bandwidth caps see roughly what a wire would carry.
 constexpr std::size_t header_bytes = 28;
+// Routers between any two sites on the internet: real paths cross 10 to 20, short-TTL
+// opening packets (TTL 5) must die among them.
+constexpr std::uint8_t transit_hops = 8;
 } // namespace
 
 network::network(std::uint64_t seed) : rng_(seed) {
@@ -100,7 +103,9 @@ void network::service(udp_binding& b) {
         endpoint source = b.local_;
         if (d->from_secondary_port) source.port = secondary_port(source.port);
         else if (d->socket != 0) source.port = extra_port(b, d->socket);
-        send(host, packet{protocol::udp, 0, source, d->to, std::move(d->payload)});
+        packet p{protocol::udp, 0, source, d->to, std::move(d->payload)};
+        if (d->ttl != 0) p.ttl = d->ttl;
+        send(host, std::move(p));
     }
     while (auto released = b.core_->poll_released_socket()) {
         auto& ports = nodes_[host].udp_ports;
@@ -170,6 +175,15 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
         drop(slot, drop_reason::no_route);
         return;
     }
+    // Crossing the internet takes a path through transit routers: a packet whose TTL
+    // runs out there never reaches the far side's NAT.
+    if (realm_index == 0) {
+        if (packets_[slot].ttl <= transit_hops) {
+            drop(slot, drop_reason::ttl_expired);
+            return;
+        }
+        packets_[slot].ttl = static_cast<std::uint8_t>(packets_[slot].ttl - transit_hops);
+    }
     // Only a realm's members use their access link in it; a gateway reaches its inside
     // without crossing its own uplink.
     const std::size_t size = packets_[slot].payload.size() + header_bytes;
@@ -238,11 +252,18 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_insid
     nat& table = nats_[gw.nat_index];
     packet& p = packets_[slot];
     if (!from_inside) {
+        // Addressed to the NAT itself: it sees the packet (and may keep state for it)
+        // whatever the TTL left; only forwarding it inward uses one up.
         const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
         if (!in.ok()) return drop(slot, *in.drop);
+        if (p.ttl <= 1) return drop(slot, drop_reason::ttl_expired);
+        --p.ttl;
         p.dst = in.ep;
         return forward(gw.inner_realm, n, slot);
     }
+    // A router forwards only what has TTL to spare, and makes no mapping for the rest.
+    if (p.ttl <= 1) return drop(slot, drop_reason::ttl_expired);
+    --p.ttl;
     const bool hairpin = table.config().translate && p.dst.address == table.external_ip();
     if (hairpin && !table.config().hairpinning) return drop(slot, drop_reason::hairpin_disabled);
     const translation out = table.outbound(now_, p.proto, p.flags, p.src, p.dst, rng_);

@@ -12,6 +12,7 @@ std::string_view to_string(drop_reason r) {
     case drop_reason::udp_blocked: return "udp-blocked";
     case drop_reason::no_listener: return "no-listener";
     case drop_reason::host_dead: return "host-dead";
+    case drop_reason::ttl_expired: return "ttl-expired";
     case drop_reason::count_: break;
     }
     return "?";

@@ -25,6 +25,8 @@ struct packet {
     endpoint src;
     endpoint dst;
     bytes payload;
+    // IP TTL: each NAT, firewall and the internet's transit routers take their share.
+    std::uint8_t ttl = 64;
 };
 
 enum class drop_reason : std::uint8_t {
@@ -36,6 +38,7 @@ enum class drop_reason : std::uint8_t {
     udp_blocked,      // the NAT drops all UDP
     no_listener,      // nothing bound on the destination host port
     host_dead,        // the sending or receiving host was killed
+    ttl_expired,      // its TTL ran out at a router (no mapping made, nothing delivered)
     count_
 };
 

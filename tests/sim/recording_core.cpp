@@ -16,6 +16,12 @@ void recording_core::send_from(std::uint16_t socket, const endpoint& to, std::st
     outbox_.push_back(std::move(d));
 }
 
+void recording_core::send_with_ttl(std::uint8_t ttl, const endpoint& to, std::string_view text) {
+    outgoing_datagram d{to, bytes(text.begin(), text.end())};
+    d.ttl = ttl;
+    outbox_.push_back(std::move(d));
+}
+
 std::vector<endpoint> recording_core::senders() const {
     std::vector<endpoint> out;
     out.reserve(inbox_.size());

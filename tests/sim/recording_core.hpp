@@ -29,6 +29,8 @@ public:
     void send(const endpoint& to, std::string_view text);
     // Sends from extra socket `socket` (opened by the host on first use).
     void send_from(std::uint16_t socket, const endpoint& to, std::string_view text);
+    // Sends from the core's own socket with IP TTL `ttl`.
+    void send_with_ttl(std::uint8_t ttl, const endpoint& to, std::string_view text);
     void release(std::uint16_t socket) { released_.push_back(socket); }
     // One-shot timer: on_timeout is called once at `at`.
     void set_deadline(std::optional<timestamp> at) { deadline_ = at; }
