@@ -44,6 +44,9 @@ struct connect_result {
     path_kind path = path_kind::udp;
     endpoint remote;
     duration elapsed{};
+    // From the introducer's answer to the open stream: the punch (or relay request) and
+    // the secure handshake, without the lookup and the introduction before them.
+    duration since_introduction{};
     std::optional<endpoint> introducer;
     std::string peer_nat;
     // introduce(): where the peer may be reached (its public endpoint first, then usable

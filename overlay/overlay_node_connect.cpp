@@ -337,6 +337,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
             if (const auto* n = bencode::find_string(body, "nat")) nat = n->substr(0, 32);
             attempt->introducer = introducer;
             attempt->token = token;
+            attempt->introduced_at = t;
             std::vector<endpoint> candidates{*ep};
             candidates.insert(candidates.end(), lan.begin(), lan.end());
             if (const auto* pd = bencode::find_int(body, "pd"); pd && *pd != 0 && *pd >= -64 && *pd <= 64)
@@ -431,6 +432,7 @@ void overlay_node::finish(timestamp now, const std::shared_ptr<connect_attempt>&
     if (attempt->finished) return;
     attempt->finished = true;
     result.elapsed = now - attempt->started;
+    if (attempt->introduced_at) result.since_introduction = now - *attempt->introduced_at;
     if (result.ok && attempt->introduce_only)
         log_->info("introduced to {} at {} in {:.0f} ms", to_hex(attempt->target).substr(0, 16), result.remote.to_string(),
                    to_seconds(result.elapsed) * 1000);

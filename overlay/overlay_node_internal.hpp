@@ -34,6 +34,8 @@ struct overlay_node::connect_attempt {
     // The introducer that answered, and its token for us (a relay request reuses it).
     std::optional<dht::contact> introducer;
     std::string token;
+    // When the introducer's answer arrived (the punch starts there).
+    std::optional<timestamp> introduced_at;
     // introduce(): stop at the introducer's answer, and what to tell the target.
     bool introduce_only = false;
     std::string ctx;
