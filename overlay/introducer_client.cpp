@@ -103,10 +103,11 @@ void introducer_client::on_register_outcome(timestamp now, dht::node_id introduc
     auto index = static_cast<std::size_t>(s - slots_.data());
     if (o.status == krpc::query_status::timeout) {
         // Ask again at once: a dead introducer is then replaced within two query
-        // timeouts of its first missed keepalive.
-        // A candidate that never answered is likely a NATed node lingering in routing
-        // tables: move on at once. An active introducer gets a second chance.
-        if (++s->misses >= misses_before_drop || !s->active) {
+        // timeouts of its first missed keepalive. A candidate gets the same second
+        // chance (on a lossy access link one lost query or reply in ten is normal), while
+        // a replacement is already being tried beside it: a NATed node lingering in
+        // routing tables costs one more timeout, not a slower election.
+        if (++s->misses >= misses_before_drop) {
             drop(now, index, "stopped answering");
         } else {
             send_register(now, index);

@@ -217,6 +217,7 @@ std::optional<timestamp> overlay_node::next_deadline() const {
     // Once published, a record is renewed on schedule; the first one follows elections.
     if (client_.running() && !published_introducers_.empty()) consider(next_record_);
     for (const auto& [sid, p] : punches_) consider(p.session->next_deadline());
+    for (const auto& r : reminders_) consider(r.at);
     for (const auto& [socket, until] : sockets_awaiting_stream_) consider(until);
     for (const auto& [sid, p] : tcp_punches_) consider(p.deadline + tcp_report_grace);
     for (const auto& [id, c] : connections_) {
@@ -231,6 +232,7 @@ void overlay_node::on_timeout(timestamp now) {
     dht_.on_timeout(now);
     prober_.on_timeout(now);
     service_.on_timeout(now);
+    if (client_.running()) tell_introducers_our_nat();
     client_.on_timeout(now);
     maybe_publish_record(now);
     for (auto& [sid, p] : punches_) p.session->on_timeout(now);
@@ -243,9 +245,29 @@ void overlay_node::on_timeout(timestamp now) {
     for (const auto& [sid, p] : tcp_punches_)
         if (now >= p.deadline + tcp_report_grace) unreported.push_back(sid);
     for (const auto& sid : unreported) on_tcp_punch_result(now, sid, false);
+    run_reminders(now);
     service_punches(now);
     service_streams(now);
     update_role(now);
+}
+
+void overlay_node::remind(timestamp first, duration every, int times, std::function<bool(timestamp)> fire) {
+    reminders_.push_back({first, every, times, std::move(fire)});
+}
+
+void overlay_node::run_reminders(timestamp now) {
+    // Fired from a copy: a reminder may add another one.
+    std::vector<reminder> due;
+    std::erase_if(reminders_, [&](reminder& r) {
+        if (now < r.at) return false;
+        due.push_back(std::move(r));
+        return true;
+    });
+    for (auto& r : due) {
+        if (!r.fire(now) || --r.times <= 0) continue;
+        r.at = now + r.every;
+        reminders_.push_back(std::move(r));
+    }
 }
 
 reachability overlay_node::reach() const { return config_.assumed_reachability.value_or(prober_.verdict()); }
@@ -266,11 +288,19 @@ void overlay_node::update_role(timestamp now) {
         dht_.set_read_only(true);
         if (!client_.running()) {
             log_->info("not reachable from outside ({}): electing introducers", to_string(profile().verdict));
-            client_.set_nat_label(to_string(profile().verdict));
-            client_.set_port_delta(profile().ports == port_behaviour::sequential ? profile().port_delta : 0);
+            tell_introducers_our_nat();
             client_.start(now);
         }
     }
+}
+
+void overlay_node::tell_introducers_our_nat() {
+    // What the registrations carry, refreshed as observations come in: requesters plan
+    // their punch (many-socket or not, predicted ports) on it, and so do we on theirs, so
+    // both sides must read the same verdict (punch_verdict, not the raw one).
+    const auto p = profile();
+    client_.set_nat_label(to_string(punch_verdict()));
+    client_.set_port_delta(p.ports == port_behaviour::sequential ? p.port_delta : 0);
 }
 
 nat_profile overlay_node::profile() const {

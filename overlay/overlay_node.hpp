@@ -163,11 +163,26 @@ private:
         std::vector<endpoint> lan;
     };
 
+    // Something to repeat while it is still needed: `fire` runs at most `times` times,
+    // `every` apart, and returns false once it is no longer needed. The introducer tells
+    // the target with a one-way notice (an answer would land the NATed target in its
+    // routing table); on a lossy link the requester asks again instead.
+    struct reminder {
+        timestamp at;
+        duration every;
+        int times;
+        std::function<bool(timestamp)> fire;
+    };
+    void remind(timestamp first, duration every, int times, std::function<bool(timestamp)> fire);
+    void run_reminders(timestamp now);
+    bencode::dict introduce_args(const connect_attempt& attempt, const std::string& token) const;
+
     void start_connect(timestamp now, std::shared_ptr<connect_attempt> attempt);
     reachability reach() const;
     void join_dht(timestamp now);
     void maybe_publish_record(timestamp now);
     void update_role(timestamp now);
+    void tell_introducers_our_nat();
     std::vector<endpoint> predicted_mappings() const;
     std::size_t predictions_behind(const endpoint& introducer) const;
     std::vector<endpoint> usable_lan(const endpoint& peer_public, const std::vector<endpoint>& offered) const;
@@ -240,6 +255,7 @@ private:
     bool udp_answered_ = false;
     bool bootstrap_silent_ = false;
     std::map<std::string, punch_entry> punches_;
+    std::vector<reminder> reminders_;
     // Extra sockets (outgoing_datagram::socket) held by punches and connections; a socket
     // that won a punch waits here for its stream until the deadline, then is released.
     std::set<std::uint16_t> sockets_in_use_;

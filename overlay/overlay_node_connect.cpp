@@ -295,21 +295,25 @@ void overlay_node::ask_next_introducer(timestamp now, std::shared_ptr<connect_at
     send_introduce(now, attempt, {});
 }
 
-void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token) {
-    const auto introducer = attempt->introducers[attempt->next];
+bencode::dict overlay_node::introduce_args(const connect_attempt& attempt, const std::string& token) const {
     bencode::dict args{{"id", dht_.id().to_bytes()},
                        {"k", std::string(self_.public_key_bytes().begin(), self_.public_key_bytes().end())},
-                       {"t", std::string(attempt->target.begin(), attempt->target.end())},
-                       {"sid", attempt->sid},
+                       {"t", std::string(attempt.target.begin(), attempt.target.end())},
+                       {"sid", attempt.sid},
                        {"lan", endpoint_list(config_.lan)},
                        {"nat", to_string(punch_verdict())}};
     if (!token.empty()) args.emplace("tok", token);
-    if (!attempt->ctx.empty()) args.emplace("ctx", attempt->ctx);
+    if (!attempt.ctx.empty()) args.emplace("ctx", attempt.ctx);
     // Behind a sequential NAT, the mapping our probes will create is predictable:
     // the target probes those ports too.
     if (auto predicted = predicted_mappings(); !predicted.empty()) args.emplace("pred", endpoint_list(predicted));
+    return args;
+}
+
+void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt> attempt, const std::string& token) {
+    const auto introducer = attempt->introducers[attempt->next];
     bool sent = dht_.send_query(
-        now, introducer.ep, method::introduce, std::move(args),
+        now, introducer.ep, method::introduce, introduce_args(*attempt, token),
         [this, attempt, introducer, token, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
             if (attempt->finished) return;
             if (o.status != krpc::query_status::response) {
@@ -395,6 +399,15 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
             const auto birthday = birthday_role(nat, peer_predictable);
             log_->info("introduced by {}: peer at {} ({}), punching{}", introducer.ep.to_string(), ep->to_string(), nat,
                        birthday ? " with many-socket probing" : "");
+            remind(t + reintroduce_after, reintroduce_after, reintroductions, [this, attempt, introducer, token](timestamp t2) {
+                const auto it = punches_.find(attempt->sid);
+                if (attempt->finished || it == punches_.end() ||
+                    it->second.session->current() != punch_session::state::punching)
+                    return false;
+                dht_.send_query(t2, introducer.ep, method::introduce, introduce_args(*attempt, token),
+                                [](timestamp, const krpc::query_outcome&) {});
+                return true;
+            });
             start_punch(t, attempt->sid, std::move(candidates), lan,
                         [this, attempt, introducer, nat, lan](timestamp t2, const punch_session& s) {
                             connect_result res;

@@ -20,6 +20,11 @@ inline constexpr auto tcp_report_grace = std::chrono::seconds(1);
 // dropped beyond this).
 inline constexpr std::size_t max_tcp_punches = 4;
 inline constexpr std::size_t max_tcp_requests = 64;
+// The target learns of an introduction (punched or relayed) from a one-way notice; while
+// nothing has come of it, the requester asks the introducer again this often, this many
+// times (the target ignores repeats of a session it already knows).
+inline constexpr auto reintroduce_after = std::chrono::seconds(1);
+inline constexpr int reintroductions = 3;
 
 struct overlay_node::connect_attempt {
     public_key target;

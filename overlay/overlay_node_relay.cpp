@@ -35,8 +35,8 @@ void overlay_node::request_relay(timestamp now, std::shared_ptr<connect_attempt>
                        {"sid", attempt->sid},
                        {"tok", attempt->token}};
     bool sent = dht_.send_query(
-        now, introducer.ep, method::relay, std::move(args),
-        [this, attempt, res, introducer](timestamp t, const krpc::query_outcome& o) mutable {
+        now, introducer.ep, method::relay, args,
+        [this, attempt, res, introducer, args](timestamp t, const krpc::query_outcome& o) mutable {
             if (o.status != krpc::query_status::response || !bencode::find_int(o.reply->body, "relay")) {
                 res.error = o.status == krpc::query_status::error
                                 ? "no direct path, and the introducer would not relay: " + o.reply->error_message
@@ -53,6 +53,13 @@ void overlay_node::request_relay(timestamp now, std::shared_ptr<connect_attempt>
                 finish(t, attempt, res);
                 return;
             }
+            remind(t + reintroduce_after, reintroduce_after, reintroductions, [this, id, introducer, args](timestamp t2) {
+                const auto it = connections_.find(id);
+                if (it == connections_.end() || it->second.stream->current_state() != secure_stream::state::handshaking)
+                    return false;
+                dht_.send_query(t2, introducer.ep, method::relay, args, [](timestamp, const krpc::query_outcome&) {});
+                return true;
+            });
             connections_.at(id).on_open = [this, attempt, res, id](timestamp t2, const secure_stream& st) mutable {
                 res.ok = st.current_state() == secure_stream::state::open;
                 res.connection = res.ok ? id : 0;

@@ -98,12 +98,11 @@ bool symmetric(const std::string& p) { return p == "symmetric" || p == "symmetri
 
 // Where a direct path is expected: every pair but two endpoint-dependent NATs. A cone
 // side meets a sequential one by port prediction and a random one by many-socket
-// probing (overlay/birthday_probe.hpp). Two symmetric NATs go through the introducer's
-// relay.
-// Direct unless both map per destination; two sequential NATs meet on predicted ports.
-// A random one against a sequential one stays relayed: the sequential side's probes each
-// leave from a new port, so meeting the random side's unknown ports would take as many
-// packets as two random NATs (see docs/PERFORMANCE.md).
+// probing (overlay/birthday_probe.hpp); two sequential NATs meet on predicted ports. A
+// random one against another endpoint-dependent one goes through the introducer's relay:
+// against a sequential one, every probe the sequential side sends leaves from a new port,
+// so meeting the random side's unknown ports would take as many packets as two random
+// NATs (see docs/PERFORMANCE.md).
 bool expected_direct(const std::string& a, const std::string& b) {
     return !(symmetric(a) && symmetric(b)) || (a == "symmetric-sequential" && b == "symmetric-sequential");
 }
