@@ -50,6 +50,13 @@ std::optional<std::string> relay_table::session_of(bytes_view f) {
 
 relay_table::open_result relay_table::open(timestamp now, const std::string& sid, const endpoint& a, const endpoint& b) {
     if (!limits_.enabled) return open_result::disabled;
+    // Asked again for a session it already carries (a requester repeats its request
+    // while the handshake is pending): it is renewed, but keeps the bytes counted so far,
+    // so repeating cannot reset the per-session cap.
+    if (auto it = sessions_.find(sid); it != sessions_.end() && it->second.a == a && it->second.b == b) {
+        it->second.last_active = now;
+        return open_result::opened;
+    }
     if (budget_spent(now, 1)) {
         ++stats_.sessions_refused;
         return open_result::budget_spent;

@@ -91,6 +91,10 @@ TEST_CASE("relay_table: the per-session byte cap", "[relay_table]") {
 
     // The cap is per session: the other one still has its budget.
     CHECK(r.forward(t0 + 3s, end_a, relay_table::frame(sid2, payload(41))));
+    // Asking again for the same session does not give it a fresh budget.
+    CHECK(r.open(t0 + 4s, sid1, end_a, end_b) == relay_table::open_result::opened);
+    CHECK_FALSE(r.forward(t0 + 4s, end_a, relay_table::frame(sid1, payload(1))));
+    CHECK(r.stats().sessions_opened == 2);
 }
 
 TEST_CASE("relay_table: max sessions, and idle ones make room", "[relay_table]") {
