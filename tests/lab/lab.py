@@ -9,13 +9,19 @@ Topology description (space-separated words, see README.md):
         KIND: masquerade | fully-random | firewall | cgnat | udp-blocked
         opt:  hosts=K (default 1), loss=P (% dropped each way on its WAN),
               direct (WAN on the internet bridge instead of behind the transit router),
-              open-input (the router accepts unsolicited packets to itself)
+              open-input (the router accepts unsolicited packets to itself),
+              hops=N (1..8: WAN behind its own chain of N plain transit routers
+              NAMEhop1..NAMEhopN hanging off the internet bridge, instead of behind the
+              shared transit router; not with direct or firewall)
     loss=P                     % of frames dropped on the internet bridge
 
 Address plan (documentation ranges only for "public" addresses):
-    198.51.100.0/24  internet bridge: transit router .1, public hosts .11+, direct routers .101+
+    198.51.100.0/24  internet bridge: transit router .1, public hosts .11+, direct routers and
+                     the first hop of each hops=N chain .101+
     203.0.113.0/24   edge bridge behind the transit router: transit .1, routers .11+
-    192.0.2.0/24     one /28 per firewall router (router .16k+1, hosts .16k+2+)
+    192.0.2.0/24     one /28 per firewall router k (router .16k+1, hosts .16k+2+); for a
+                     router k with hops=N the same /28 holds its chain as /31 links:
+                     NAMEhopi at .16k+2(i-1), the next hop (or the router's WAN) at +1
     10.k.0.0/24      LAN of NAT router k (router .1, hosts .2+)
     100.64.k.0/24    inside of the carrier router of cgnat router k (carrier .1, home router .2)
 Every namespace is named ovl-<owner pid>-<tag>-<node>, so parallel runs never collide and
@@ -83,6 +89,7 @@ class RouterSpec:
     loss: int = 0
     direct: bool = False
     open_input: bool = False
+    hops: int = 0
 
 
 @dataclass
@@ -127,8 +134,15 @@ def parse_spec(text):
                     r.direct = True
                 elif name == "open-input" and not arg:
                     r.open_input = True
+                elif name == "hops" and arg.isdigit() and 1 <= int(arg) <= 8:
+                    r.hops = int(arg)
                 else:
                     raise LabError(f"topology: router {key}: bad option {opt!r}")
+            if r.hops and r.direct:
+                raise LabError(f"topology: router {key}: hops= and direct both say where its WAN goes")
+            if r.hops and r.kind == "firewall":
+                raise LabError(f"topology: router {key}: no hops= for a firewall (its chain takes the "
+                               "firewall's /28)")
             spec.routers.append(r)
     names = spec.public + [r.name for r in spec.routers]
     for n in names:
@@ -447,7 +461,7 @@ class Lab:
                 "table bridge ovl {\n  chain forward {\n    type filter hook forward priority 0;\n"
                 f"    numgen random mod 100 < {spec.loss} counter drop\n  }}\n}}\n"))
         edge = None
-        if any(not r.direct for r in spec.routers):
+        if any(not r.direct and not r.hops for r in spec.routers):
             # A plain router between the internet bridge and the NAT routers: it decrements
             # TTL, so short-TTL packets can open a local NAT without reaching a remote one.
             t_ns = self._netns("transit")
@@ -462,8 +476,29 @@ class Lab:
             self.nodes[name] = Node(name, ns, ip, ip, "public")
         internet.next_host = 101
         for k, r in enumerate(spec.routers, 1):
-            self._build_router(k, r, internet if r.direct else edge, internet)
+            upstream = internet if r.direct else self._chain(k, r, internet) if r.hops else edge
+            self._build_router(k, r, upstream, internet)
         self._install_routes()
+
+    def _chain(self, k, r, internet):
+        """hops=N: plain routers NAMEhop1..NAMEhopN in a row below the internet bridge
+        (forwarding only: no NAT, no filter), each decrementing TTL; returns the segment
+        below the last one, where the router's WAN goes. Links are /31s of the router's
+        /28 in 192.0.2.0/24, and that /28 is routed down the chain."""
+        block = list(FIREWALL_NETS.subnets(new_prefix=28))[k]
+        links = list(block.subnets(new_prefix=31))
+        upstream = internet
+        for i in range(1, r.hops + 1):
+            name = f"{r.name}hop{i}"
+            ns = self._netns(name)
+            self._sysctl(ns, "net.ipv4.ip_forward=1")
+            ip = self._attach(upstream, ns, "wan")
+            self.nodes[name] = Node(name, ns, ip, ip, "transit")
+            # Prefixes behind a member are routed by the segment's gateway (the hop above),
+            # or, on the internet bridge, by every member.
+            upstream.routes.append((str(block), ip))
+            upstream = self._segment(ns, "next", links[i - 1], 1, gateway=str(links[i - 1].network_address))
+        return upstream
 
     def _build_router(self, k, r, upstream, internet):
         if r.kind == "cgnat":
