@@ -60,6 +60,10 @@ struct overlay_config {
     // Hole punching: probe spacing and how long to keep trying.
     duration punch_interval = std::chrono::milliseconds(100);
     duration punch_timeout = std::chrono::seconds(5);
+    // The first probe round's TTL (0: full): past our own NAT and a carrier NAT, short of
+    // the peer's; full probes follow `punch_opening_lead` later (the schedule's delay).
+    std::uint8_t punch_opening_ttl = 5;
+    duration punch_opening_lead = std::chrono::milliseconds(50);
     // Many-socket probing (birthday_probe.hpp): its sizes, and how many may run at once
     // (each holds up to `birthday.sockets` file descriptors while it runs).
     birthday_probe::settings birthday;

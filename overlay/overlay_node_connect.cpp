@@ -151,7 +151,8 @@ void overlay_node::start_punch(timestamp now, const std::string& sid, std::vecto
     if (static_cast<std::ptrdiff_t>(candidates.size()) > predicted_from)
         std::rotate(candidates.begin(), candidates.begin() + predicted_from, candidates.end());
     punch_entry entry;
-    entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout);
+    entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout,
+                                                    config_.punch_opening_ttl, config_.punch_opening_lead);
     if (birthday) {
         const auto running = std::count_if(punches_.begin(), punches_.end(),
                                            [](const auto& p) { return p.second.session->birthday().has_value(); });

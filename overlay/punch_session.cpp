@@ -25,20 +25,22 @@ std::optional<std::string> punch_session::session_of(bytes_view d) {
 }
 
 punch_session::punch_session(std::string session_id, std::vector<endpoint> candidates, timestamp now,
-                             duration interval, duration timeout)
+                             duration interval, duration timeout, std::uint8_t opening_ttl, duration opening_lead)
     : sid_(std::move(session_id)),
       candidates_(std::move(candidates)),
       interval_(interval),
       started_(now),
       deadline_(now + timeout),
       next_round_(now) {
-    send_round();
-    next_round_ = now + interval_;
+    send_round(opening_ttl);
+    next_round_ = now + (opening_ttl != 0 ? opening_lead : interval_);
 }
 
-void punch_session::send_round() {
+void punch_session::send_round(std::uint8_t ttl) {
     for (const auto& c : candidates_) {
-        outbox_.push_back({c, probe(sid_)});
+        outgoing_datagram d{c, probe(sid_)};
+        d.ttl = ttl;
+        outbox_.push_back(std::move(d));
         ++probes_sent_;
     }
 }

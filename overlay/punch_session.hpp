@@ -2,7 +2,8 @@
 // endpoint as an introducer saw it, and its LAN endpoints) on a paced schedule until a
 // probe or an acknowledgement carrying our session id comes back, then settles on the
 // endpoint (and local socket) it came from. Both sides run one, so each side's probes
-// open its own NAT for the other's. Where one side's NAT randomises ports, a
+// open its own NAT for the other's (the first round with a short TTL, so that it opens
+// ours without reaching theirs too early). Where one side's NAT randomises ports, a
 // birthday_probe runs beside the plain probes.
 #pragma once
 
@@ -19,8 +20,13 @@ class punch_session {
 public:
     enum class state { punching, succeeded, failed };
 
+    // With an `opening_ttl`, the first round goes out with that TTL: it opens our own
+    // NAT toward every candidate but dies in transit, so it cannot reach the peer's NAT
+    // before the peer's own first packet has left (a router without an input filter
+    // would keep state for it and move the peer's mapping). Full probes follow
+    // `opening_lead` later, then every `interval`.
     punch_session(std::string session_id, std::vector<endpoint> candidates, timestamp now, duration interval,
-                  duration timeout);
+                  duration timeout, std::uint8_t opening_ttl = 0, duration opening_lead = {});
 
     // Adds many-socket probing to this punch.
     void add_birthday(birthday_probe probe) { birthday_.emplace(std::move(probe)); }
@@ -46,7 +52,7 @@ public:
     static std::optional<std::string> session_of(bytes_view datagram);
 
 private:
-    void send_round();
+    void send_round(std::uint8_t ttl = 0);
 
     std::string sid_;
     std::vector<endpoint> candidates_;

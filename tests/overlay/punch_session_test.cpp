@@ -152,3 +152,23 @@ TEST_CASE("punch_session: probe and ack frames round-trip through session_of", "
     wrong[0] = tag::relay_first;
     CHECK_FALSE(punch_session::session_of(wrong));
 }
+
+TEST_CASE("punch_session: the opening round has a short TTL, full probes follow after the lead",
+          "[punch_session]") {
+    const timestamp t0{1000s};
+    punch_session s(sid, {cand_public, cand_lan1, cand_lan2}, t0, 100ms, 5s, 5, 50ms);
+    const auto opening = drain(s);
+    check_round(opening);
+    for (const auto& d : opening) CHECK(d.ttl == 5);
+    REQUIRE(s.next_deadline());
+    CHECK(*s.next_deadline() == t0 + 50ms);
+    s.on_timeout(t0 + 50ms);
+    const auto full = drain(s);
+    check_round(full);
+    for (const auto& d : full) CHECK(d.ttl == 0);
+    CHECK(*s.next_deadline() == t0 + 150ms);
+    // Without an opening TTL the first round is a full one and the next comes an interval later.
+    punch_session plain(sid, {cand_public, cand_lan1, cand_lan2}, t0, 100ms, 5s);
+    for (const auto& d : drain(plain)) CHECK(d.ttl == 0);
+    CHECK(*plain.next_deadline() == t0 + 100ms);
+}
