@@ -20,21 +20,14 @@ transfer send_over_lossy_path(const std::string& a_preset, const std::string& b_
                               std::size_t size) {
     sim::network net(seed);
     test::overlay_swarm swarm(net);
-    for (int i = 0; i < 8; ++i) {
-        swarm.add("open");
-        swarm.run_for(100ms);
-    }
-    swarm.run_for(2s);
+    swarm.add_introducers(8);
     const auto lossy = sim::make_link(25ms, 0ms, 0.05);
     auto& a = swarm.add(a_preset, lossy);
     auto& b = swarm.add(b_preset, lossy);
     swarm.run_for(8s);
 
     transfer out;
-    std::optional<overlay::connect_result> result;
-    a.node->connect(net.now(), b.node->self().public_key_bytes(), [&](timestamp, const overlay::connect_result& r) { result = r; });
-    a.binding->poke();
-    net.run_until([&] { return result.has_value(); }, net.now() + 60s);
+    const auto result = swarm.connect(a, b, 60s);
     REQUIRE(result);
     INFO("connect: " << result->error);
     REQUIRE(result->ok);
@@ -42,24 +35,7 @@ transfer send_over_lossy_path(const std::string& a_preset, const std::string& b_
 
     bytes sent(size);
     net.random().fill(sent);
-    std::size_t written = 0;
-    bytes received;
-    std::optional<overlay::connection_id> incoming;
-    net.run_until(
-        [&] {
-            if (written < sent.size()) {
-                written += a.node->write(result->connection, bytes_view(sent).subspan(written));
-                a.binding->poke();
-            }
-            while (auto e = b.node->poll_event())
-                if (e->what == overlay::connection_event::kind::opened && e->incoming) incoming = e->id;
-            if (incoming) {
-                auto chunk = b.node->read(*incoming);
-                received.insert(received.end(), chunk.begin(), chunk.end());
-            }
-            return received.size() >= sent.size();
-        },
-        net.now() + 120s);
+    const auto received = swarm.transfer(a, result->connection, b, sent, 120s);
     out.received = received.size();
     out.intact = received == sent;
     return out;

@@ -54,6 +54,46 @@ overlay_member& overlay_swarm::start(std::unique_ptr<overlay_member> m, bool see
     return *members_.back();
 }
 
+void overlay_swarm::add_introducers(int n) {
+    for (int i = 0; i < n; ++i) {
+        add("open");
+        run_for(std::chrono::milliseconds(100));
+    }
+    run_for(std::chrono::seconds(2));
+}
+
+std::optional<overlay::connect_result> overlay_swarm::connect(overlay_member& from, overlay_member& to, duration timeout) {
+    std::optional<overlay::connect_result> result;
+    from.node->connect(net_.now(), to.node->self().public_key_bytes(),
+                       [&](timestamp, const overlay::connect_result& r) { result = r; });
+    from.binding->poke();
+    net_.run_until([&] { return result.has_value(); }, net_.now() + timeout);
+    return result;
+}
+
+bytes overlay_swarm::transfer(overlay_member& from, overlay::connection_id id, overlay_member& to, const bytes& data,
+                              duration timeout) {
+    std::size_t written = 0;
+    bytes received;
+    std::optional<overlay::connection_id> incoming;
+    net_.run_until(
+        [&] {
+            if (written < data.size()) {
+                written += from.node->write(id, bytes_view(data).subspan(written));
+                from.binding->poke();
+            }
+            while (auto e = to.node->poll_event())
+                if (e->what == overlay::connection_event::kind::opened && e->incoming) incoming = e->id;
+            if (incoming) {
+                auto chunk = to.node->read(*incoming);
+                received.insert(received.end(), chunk.begin(), chunk.end());
+            }
+            return received.size() >= data.size();
+        },
+        net_.now() + timeout);
+    return received;
+}
+
 void overlay_swarm::kill(overlay_member& m) {
     m.alive = false;
     net_.kill_host(m.site.host);

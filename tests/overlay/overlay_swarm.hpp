@@ -8,6 +8,7 @@
 #include "sim/site.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,17 @@ public:
     overlay_member& add_configured(std::string_view preset, const overlay::overlay_config& config);
     // Adds a peer on the same LAN as `sibling`, behind the same NAT.
     overlay_member& add_beside(const overlay_member& sibling);
+    // `n` public peers, 100 ms apart, then 2 s to settle: the introducers (the first
+    // three are everyone's bootstrap nodes).
+    void add_introducers(int n);
     void kill(overlay_member& m);
+    // `from` connects to `to` by peer id; nullopt if nothing was reported by `timeout`.
+    std::optional<overlay::connect_result> connect(overlay_member& from, overlay_member& to, duration timeout);
+    // Writes `data` on `from`'s connection (as fast as the stream takes it) and returns
+    // what `to` reads from the incoming connection it opened, once that is as much as was
+    // sent or `timeout` has passed.
+    bytes transfer(overlay_member& from, overlay::connection_id id, overlay_member& to, const bytes& data,
+                   duration timeout);
     void run_for(duration d) { net_.run_for(d); }
     std::vector<std::unique_ptr<overlay_member>>& members() { return members_; }
 

@@ -34,11 +34,7 @@ constexpr int peer_rtt_ms = 100;
 outcome run_pair(const std::string& a_preset, const std::string& b_preset, std::uint64_t seed) {
     sim::network net(seed);
     test::overlay_swarm swarm(net);
-    for (int i = 0; i < 8; ++i) {
-        swarm.add("open");
-        swarm.run_for(100ms);
-    }
-    swarm.run_for(2s);
+    swarm.add_introducers(8);
     auto& a = swarm.add(a_preset, sim::make_link(25ms));
     auto& b = swarm.add(b_preset, sim::make_link(25ms));
     swarm.run_for(8s);
@@ -57,10 +53,7 @@ outcome run_pair(const std::string& a_preset, const std::string& b_preset, std::
         out.control_passed = !control.inbox().empty();
     }
 
-    std::optional<overlay::connect_result> result;
-    a.node->connect(net.now(), b.node->self().public_key_bytes(), [&](timestamp, const overlay::connect_result& r) { result = r; });
-    a.binding->poke();
-    net.run_until([&] { return result.has_value(); }, net.now() + 30s);
+    const auto result = swarm.connect(a, b, 30s);
     if (!result) {
         out.error = "no result";
         return out;
@@ -74,22 +67,7 @@ outcome run_pair(const std::string& a_preset, const std::string& b_preset, std::
 
     bytes sent(4096);
     net.random().fill(sent);
-    a.node->write(result->connection, sent);
-    a.binding->poke();
-    bytes received;
-    std::optional<overlay::connection_id> incoming;
-    net.run_until(
-        [&] {
-            while (auto e = b.node->poll_event())
-                if (e->what == overlay::connection_event::kind::opened && e->incoming) incoming = e->id;
-            if (incoming) {
-                auto chunk = b.node->read(*incoming);
-                received.insert(received.end(), chunk.begin(), chunk.end());
-            }
-            return received.size() >= sent.size();
-        },
-        net.now() + 20s);
-    out.bytes_ok = received == sent;
+    out.bytes_ok = swarm.transfer(a, result->connection, b, sent, 20s) == sent;
     return out;
 }
 
