@@ -60,6 +60,20 @@ udp::endpoint to_asio(const endpoint& ep) {
     return {asio::ip::address_v6(b), ep.port};
 }
 
+// One datagram as a msghdr for sendmsg/sendmmsg; the storage it points into is the
+// caller's and must outlive the call.
+void describe(const outgoing_datagram& d, bool v4, msghdr& h, sockaddr_storage& dest, iovec& v, ttl_control& ttl) {
+    const auto to = to_asio(d.to);
+    std::memcpy(&dest, to.data(), to.size());
+    v = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
+    h = {};
+    h.msg_iov = &v;
+    h.msg_iovlen = 1;
+    h.msg_name = &dest;
+    h.msg_namelen = static_cast<socklen_t>(to.size());
+    if (d.ttl != 0) attach_ttl(h, ttl, v4, d.ttl);
+}
+
 endpoint from_sockaddr(const sockaddr_storage& ss) {
     if (ss.ss_family == AF_INET) {
         const auto& a = reinterpret_cast<const sockaddr_in&>(ss);
@@ -192,16 +206,8 @@ struct udp_driver::impl {
     void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch, bool v4) {
         const std::size_t count = batch.size();
         for (std::size_t i = 0; i < count; ++i) {
-            const auto& d = batch[i];
-            const auto to = to_asio(d.to);
-            std::memcpy(&destinations[i], to.data(), to.size());
-            out_iov[i] = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
             out[i] = {};
-            out[i].msg_hdr.msg_iov = &out_iov[i];
-            out[i].msg_hdr.msg_iovlen = 1;
-            out[i].msg_hdr.msg_name = &destinations[i];
-            out[i].msg_hdr.msg_namelen = static_cast<socklen_t>(to.size());
-            if (d.ttl != 0) attach_ttl(out[i].msg_hdr, out_ttl[i], v4, d.ttl);
+            describe(batch[i], v4, out[i].msg_hdr, destinations[i], out_iov[i], out_ttl[i]);
         }
         std::size_t sent = 0;
         while (sent < count) {
@@ -253,17 +259,11 @@ struct udp_driver::impl {
             it = extras.emplace(d.socket, std::move(s)).first;
             receive_extra(d.socket);
         }
-        const auto to = to_asio(d.to);
+        msghdr h;
         sockaddr_storage dest{};
-        std::memcpy(&dest, to.data(), to.size());
-        iovec v{const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
-        msghdr h{};
-        h.msg_name = &dest;
-        h.msg_namelen = static_cast<socklen_t>(to.size());
-        h.msg_iov = &v;
-        h.msg_iovlen = 1;
+        iovec v;
         ttl_control control;
-        if (d.ttl != 0) attach_ttl(h, control, socket_is_v4, d.ttl);
+        describe(d, socket_is_v4, h, dest, v, control);
         if (::sendmsg(it->second.native_handle(), &h, 0) < 0)
             log->debug("dropped datagram to {} from extra socket {}: {}", d.to.to_string(), d.socket, std::strerror(errno));
     }
