@@ -12,7 +12,9 @@ Topology description (space-separated words, see README.md):
               open-input (the router accepts unsolicited packets to itself),
               hops=N (1..8: WAN behind its own chain of N plain transit routers
               NAMEhop1..NAMEhopN hanging off the internet bridge, instead of behind the
-              shared transit router; not with direct or firewall)
+              shared transit router; not with direct or firewall),
+              v6 (dual stack: hosts get a global IPv6 address too, which the router
+              forwards untranslated through a stateful ip6 firewall; not with cgnat or hops)
     loss=P                     % of frames dropped on the internet bridge
 
 Address plan (documentation ranges only for "public" addresses):
@@ -24,6 +26,13 @@ Address plan (documentation ranges only for "public" addresses):
                      NAMEhopi at .16k+2(i-1), the next hop (or the router's WAN) at +1
     10.k.0.0/24      LAN of NAT router k (router .1, hosts .2+)
     100.64.k.0/24    inside of the carrier router of cgnat router k (carrier .1, home router .2)
+IPv6 (2001:db8::/32 only; an interface id spells the IPv4 host number in hex digits, so
+198.51.100.11 is 2001:db8:0:1::11 and 10.3.0.2 is 2001:db8:3::2):
+    2001:db8:0:1::/64  internet bridge: public hosts, the transit router, direct v6 routers
+    2001:db8:0:2::/64  edge bridge: transit ::1, v6 routers ::11+
+    2001:db8:k::/64    LAN of v6 router k (router ::1, hosts ::2+), k spelled as in 10.k.0.0
+Only v6 routers, their hosts, the transit router and public hosts have IPv6 addresses (all
+with nodad); every other node is IPv4-only.
 Every namespace is named ovl-<owner pid>-<tag>-<node>, so parallel runs never collide and
 leftovers of a killed run are recognisable (`lab.py --cleanup`).
 
@@ -55,6 +64,13 @@ OPTIONAL_BINARIES = {"overlay-torrent": "examples"}
 INTERNET = ipaddress.ip_network("198.51.100.0/24")
 EDGE = ipaddress.ip_network("203.0.113.0/24")
 FIREWALL_NETS = ipaddress.ip_network("192.0.2.0/24")
+INTERNET6 = ipaddress.ip_network("2001:db8:0:1::/64")
+EDGE6 = ipaddress.ip_network("2001:db8:0:2::/64")
+
+
+def lan6(k):
+    """The IPv6 LAN of router k: 2001:db8:k::/64, k written as in its 10.k.0.0/24."""
+    return ipaddress.ip_network(f"2001:db8:{k}::/64")
 
 
 class LabError(Exception):
@@ -90,6 +106,7 @@ class RouterSpec:
     direct: bool = False
     open_input: bool = False
     hops: int = 0
+    v6: bool = False
 
 
 @dataclass
@@ -136,6 +153,8 @@ def parse_spec(text):
                     r.open_input = True
                 elif name == "hops" and arg.isdigit() and 1 <= int(arg) <= 8:
                     r.hops = int(arg)
+                elif name == "v6" and not arg:
+                    r.v6 = True
                 else:
                     raise LabError(f"topology: router {key}: bad option {opt!r}")
             if r.hops and r.direct:
@@ -143,6 +162,8 @@ def parse_spec(text):
             if r.hops and r.kind == "firewall":
                 raise LabError(f"topology: router {key}: no hops= for a firewall (its chain takes the "
                                "firewall's /28)")
+            if r.v6 and (r.hops or r.kind == "cgnat"):
+                raise LabError(f"topology: router {key}: v6 is not built for cgnat or hops= routers")
             spec.routers.append(r)
     names = spec.public + [r.name for r in spec.routers]
     for n in names:
@@ -262,7 +283,8 @@ class RunDir:
 
 @dataclass
 class Node:
-    """A namespace with an address. public_ip is the address the internet sees for it."""
+    """A namespace with an address. public_ip is the address the internet sees for it; ip6
+    its global IPv6 address, "" when it has none (IPv6 is never translated)."""
     name: str
     ns: str
     ip: str
@@ -270,24 +292,35 @@ class Node:
     role: str            # public | host | router | transit | internet
     kind: str = ""       # router kind for routers and the hosts behind them
     router: str = ""     # name of the router a host sits behind
+    ip6: str = ""
 
 
 @dataclass
 class Segment:
-    """An L2 network: a bridge in namespace ns; gateway is the router that owns it."""
+    """An L2 network: a bridge in namespace ns; gateway is the router that owns it. net6 (with
+    gateway6) makes it dual-stack."""
     ns: str
     bridge: str
     net: ipaddress.IPv4Network
     next_host: int
     gateway: str = ""    # IP other members route through; "" on the internet bridge
+    net6: ipaddress.IPv6Network = None
+    gateway6: str = ""
     ports: int = 0
-    members: list = field(default_factory=list)   # (ns, ip)
-    routes: list = field(default_factory=list)    # (prefix, via) reachable through a member
+    members: list = field(default_factory=list)   # (ns, ip, ip6 or "")
+    routes: list = field(default_factory=list)    # (prefix, via) reachable through a member, either family
 
-    def take_ip(self):
-        ip = str(self.net.network_address + self.next_host)
+    def take_host(self):
+        n = self.next_host
         self.next_host += 1
-        return ip
+        return n
+
+    def ip(self, n):
+        return str(self.net.network_address + n)
+
+    def ip6(self, n):
+        # Host 11 is ::11, not ::b, so the two plans read alike.
+        return str(self.net6.network_address + int(str(n), 16)) if self.net6 else ""
 
 
 @dataclass
@@ -385,32 +418,42 @@ class Lab:
         # ip filter hooks (and a router's drop policy) on their way between two LAN hosts.
         self._sysctl(ns, "net.bridge.bridge-nf-call-iptables=0")
 
-    def _segment(self, ns, bridge, net, first_host, gateway=""):
+    def _segment(self, ns, bridge, net, first_host, gateway="", net6=None):
         if gateway:
             self._bridge(ns, bridge, f"{gateway}/{net.prefixlen}")
         else:
             self._bridge(ns, bridge)
-        seg = Segment(ns, bridge, net, first_host, gateway)
+        seg = Segment(ns, bridge, net, first_host, gateway, net6)
+        if net6 and gateway:
+            seg.gateway6 = seg.ip6(1)   # gateways of dual-stack segments are host 1
+            sh(["ip", "-n", ns, "addr", "add", f"{seg.gateway6}/64", "dev", bridge, "nodad"])
         self.segments.append(seg)
         return seg
 
-    def _attach(self, seg, ns, ifname, ip=None):
+    def _attach(self, seg, ns, ifname, host=None, v6=False):
         """Links ns to seg's bridge with a veth created directly inside the two namespaces
-        (never in the root namespace, so nothing there can leak or collide)."""
-        ip = ip or seg.take_ip()
+        (never in the root namespace, so nothing there can leak or collide). v6: an IPv6
+        address too, when seg is dual-stack. Returns (ip, ip6 or "")."""
+        n = host or seg.take_host()
+        ip, ip6 = seg.ip(n), seg.ip6(n) if v6 else ""
         seg.ports += 1
         port = f"p{seg.ports}"
         sh(["ip", "-n", ns, "link", "add", "name", ifname, "type", "veth", "peer", "name", port, "netns", seg.ns])
         sh(["ip", "-n", seg.ns, "link", "set", port, "master", seg.bridge, "up"])
         sh(["ip", "-n", ns, "addr", "add", f"{ip}/{seg.net.prefixlen}", "dev", ifname])
+        if ip6:
+            sh(["ip", "-n", ns, "addr", "add", f"{ip6}/64", "dev", ifname, "nodad"])
         sh(["ip", "-n", ns, "link", "set", ifname, "up"])
         if seg.gateway:
             sh(["ip", "-n", ns, "route", "add", "default", "via", seg.gateway])
-        seg.members.append((ns, ip))
-        return ip
+        if ip6 and seg.gateway6:
+            sh(["ip", "-n", ns, "-6", "route", "add", "default", "via", seg.gateway6])
+        seg.members.append((ns, ip, ip6))
+        return ip, ip6
 
-    def _router_rules(self, kind, open_input, loss, nat):
-        """nftables ruleset of a router namespace (interfaces: wan, lan)."""
+    def _router_rules(self, kind, open_input, loss, nat, v6):
+        """nftables ruleset of a router namespace (interfaces: wan, lan); v6 adds the ip6
+        firewall of a dual-stack router."""
         udp_drop = "meta l4proto udp drop" if kind == "udp-blocked" else ""
         masq = ""
         if nat:
@@ -427,7 +470,7 @@ class Lab:
   chain loss_out {{ type filter hook postrouting priority 300;
     oifname "wan" numgen random mod 100 < {loss} counter drop
   }}"""
-        return f"""table ip ovl {{
+        rules = f"""table ip ovl {{
   chain input {{ type filter hook input priority filter; policy {input_policy};
     ct state established,related accept
     iifname {{ "lo", "lan" }} accept
@@ -442,19 +485,42 @@ class Lab:
   }}{loss_chains}
 }}
 """
+        if not v6:
+            return rules
+        # No translation, only a stateful home firewall (RFC 6092). Neighbour discovery must
+        # reach the router itself or nothing is forwarded at all; the last rule counts what
+        # the firewall refused from the WAN, so a check can show its control was dropped here.
+        return rules + f"""table ip6 ovl6 {{
+  chain input {{ type filter hook input priority filter; policy {input_policy};
+    ct state established,related accept
+    iifname {{ "lo", "lan" }} accept
+    icmpv6 type {{ nd-neighbor-solicit, nd-neighbor-advert }} accept
+  }}
+  chain forward {{ type filter hook forward priority filter; policy drop;
+    {udp_drop}
+    ct state established,related accept
+    meta l4proto ipv6-icmp accept
+    iifname "lan" accept
+    iifname "wan" counter drop comment "unsolicited"
+  }}{loss_chains}
+}}
+"""
 
-    def _router(self, name, upstream, lan_net, kind, nat, open_input=False, loss=0):
+    def _router(self, name, upstream, lan_net, kind, nat, open_input=False, loss=0, net6=None):
+        """A router with its LAN; net6 (its LAN's /64) makes it dual-stack. Returns
+        (namespace, WAN address, WAN IPv6 address or "", LAN segment)."""
         ns = self._netns(name)
-        self._sysctl(ns, "net.ipv4.ip_forward=1")
-        wan_ip = self._attach(upstream, ns, "wan")
-        lan = self._segment(ns, "lan", lan_net, 2, gateway=str(lan_net.network_address + 1))
-        sh(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=self._router_rules(kind, open_input, loss, nat))
-        return ns, wan_ip, lan
+        self._sysctl(ns, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if net6 else []))
+        wan_ip, wan_ip6 = self._attach(upstream, ns, "wan", v6=bool(net6))
+        lan = self._segment(ns, "lan", lan_net, 2, gateway=str(lan_net.network_address + 1), net6=net6)
+        sh(["ip", "netns", "exec", ns, "nft", "-f", "-"],
+           input=self._router_rules(kind, open_input, loss, nat, v6=bool(net6)))
+        return ns, wan_ip, wan_ip6, lan
 
     def _build(self):
         spec = self.spec
         net_ns = self._netns("internet")
-        internet = self._segment(net_ns, "br0", INTERNET, 11)
+        internet = self._segment(net_ns, "br0", INTERNET, 11, net6=INTERNET6)
         self.nodes["internet"] = Node("internet", net_ns, "", "", "internet")
         if spec.loss:
             sh(["ip", "netns", "exec", net_ns, "nft", "-f", "-"], input=(
@@ -465,15 +531,15 @@ class Lab:
             # A plain router between the internet bridge and the NAT routers: it decrements
             # TTL, so short-TTL packets can open a local NAT without reaching a remote one.
             t_ns = self._netns("transit")
-            self._sysctl(t_ns, "net.ipv4.ip_forward=1")
-            t_ip = self._attach(internet, t_ns, "wan", ip=str(INTERNET.network_address + 1))
-            edge = self._segment(t_ns, "edge", EDGE, 11, gateway=str(EDGE.network_address + 1))
-            internet.routes.append((str(EDGE), t_ip))
-            self.nodes["transit"] = Node("transit", t_ns, t_ip, t_ip, "transit")
+            self._sysctl(t_ns, "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+            t_ip, t_ip6 = self._attach(internet, t_ns, "wan", host=1, v6=True)
+            edge = self._segment(t_ns, "edge", EDGE, 11, gateway=str(EDGE.network_address + 1), net6=EDGE6)
+            internet.routes += [(str(EDGE), t_ip), (str(EDGE6), t_ip6)]
+            self.nodes["transit"] = Node("transit", t_ns, t_ip, t_ip, "transit", ip6=t_ip6)
         for name in spec.public:
             ns = self._netns(name)
-            ip = self._attach(internet, ns, "eth0")
-            self.nodes[name] = Node(name, ns, ip, ip, "public")
+            ip, ip6 = self._attach(internet, ns, "eth0", v6=True)
+            self.nodes[name] = Node(name, ns, ip, ip, "public", ip6=ip6)
         internet.next_host = 101
         for k, r in enumerate(spec.routers, 1):
             upstream = internet if r.direct else self._chain(k, r, internet) if r.hops else edge
@@ -492,7 +558,7 @@ class Lab:
             name = f"{r.name}hop{i}"
             ns = self._netns(name)
             self._sysctl(ns, "net.ipv4.ip_forward=1")
-            ip = self._attach(upstream, ns, "wan")
+            ip, _ = self._attach(upstream, ns, "wan")
             self.nodes[name] = Node(name, ns, ip, ip, "transit")
             # Prefixes behind a member are routed by the segment's gateway (the hop above),
             # or, on the internet bridge, by every member.
@@ -501,41 +567,49 @@ class Lab:
         return upstream
 
     def _build_router(self, k, r, upstream, internet):
+        net6 = lan6(k) if r.v6 else None
         if r.kind == "cgnat":
             carrier = f"{r.name}isp"
-            c_ns, c_ip, inside = self._router(carrier, upstream, ipaddress.ip_network(f"100.64.{k}.0/24"),
+            c_ns, c_ip, _, inside = self._router(carrier, upstream, ipaddress.ip_network(f"100.64.{k}.0/24"),
                                               "masquerade", nat=True, open_input=r.open_input, loss=r.loss)
             self.nodes[carrier] = Node(carrier, c_ns, c_ip, c_ip, "router", r.kind)
-            ns, wan_ip, lan = self._router(r.name, inside, ipaddress.ip_network(f"10.{k}.0.0/24"),
-                                           "masquerade", nat=True, open_input=r.open_input)
+            ns, wan_ip, wan_ip6, lan = self._router(r.name, inside, ipaddress.ip_network(f"10.{k}.0.0/24"),
+                                                    "masquerade", nat=True, open_input=r.open_input)
             public_ip = c_ip
         elif r.kind == "firewall":
             fw_net = list(FIREWALL_NETS.subnets(new_prefix=28))[k]
-            ns, wan_ip, lan = self._router(r.name, upstream, fw_net, r.kind, nat=False,
-                                           open_input=r.open_input, loss=r.loss)
+            ns, wan_ip, wan_ip6, lan = self._router(r.name, upstream, fw_net, r.kind, nat=False,
+                                                    open_input=r.open_input, loss=r.loss, net6=net6)
             upstream.routes.append((str(fw_net), wan_ip))
             if upstream is not internet:
                 internet.routes.append((str(fw_net), self.nodes["transit"].ip))
             public_ip = None
         else:
-            ns, wan_ip, lan = self._router(r.name, upstream, ipaddress.ip_network(f"10.{k}.0.0/24"),
-                                           r.kind, nat=True, open_input=r.open_input, loss=r.loss)
+            ns, wan_ip, wan_ip6, lan = self._router(r.name, upstream, ipaddress.ip_network(f"10.{k}.0.0/24"),
+                                                    r.kind, nat=True, open_input=r.open_input, loss=r.loss,
+                                                    net6=net6)
             public_ip = wan_ip
-        self.nodes[r.name] = Node(r.name, ns, wan_ip, public_ip or wan_ip, "router", r.kind)
+        if net6:
+            upstream.routes.append((str(net6), wan_ip6))
+            if upstream is not internet:
+                internet.routes.append((str(net6), self.nodes["transit"].ip6))
+        self.nodes[r.name] = Node(r.name, ns, wan_ip, public_ip or wan_ip, "router", r.kind, ip6=wan_ip6)
         for i in range(1, r.hosts + 1):
             host = f"{r.name}{i}"
             h_ns = self._netns(host)
-            ip = self._attach(lan, h_ns, "eth0")
-            self.nodes[host] = Node(host, h_ns, ip, public_ip or ip, "host", r.kind, r.name)
+            ip, ip6 = self._attach(lan, h_ns, "eth0", v6=r.v6)
+            self.nodes[host] = Node(host, h_ns, ip, public_ip or ip, "host", r.kind, r.name, ip6=ip6)
 
     def _install_routes(self):
         """Routes to prefixes behind a segment member: on every member of a bridge without a
-        gateway (the internet), only on the gateway of the others (members default to it)."""
+        gateway (the internet), only on the gateway of the others (members default to it).
+        IPv6 prefixes only where the member has an IPv6 address (IPv4-only nodes have no
+        IPv6 next hop on the link)."""
         for seg in self.segments:
-            targets = [(seg.ns, seg.gateway)] if seg.gateway else seg.members
-            for ns, own_ip in targets:
+            targets = [(seg.ns, seg.gateway, seg.gateway6)] if seg.gateway else seg.members
+            for ns, own_ip, own_ip6 in targets:
                 for prefix, via in seg.routes:
-                    if via != own_ip:
+                    if via not in (own_ip, own_ip6) and (own_ip6 if ":" in prefix else own_ip):
                         sh(["ip", "-n", ns, "route", "add", prefix, "via", via])
 
     # -- running things inside
@@ -603,10 +677,11 @@ class Lab:
         return res
 
     def describe(self):
-        rows = [f"{'node':<10} {'role':<8} {'kind':<13} {'address':<15} {'public':<15} namespace"]
+        rows = [f"{'node':<10} {'role':<8} {'kind':<13} {'address':<15} {'public':<15} {'ipv6':<18} namespace"]
         for n in self.nodes.values():
             if n.role != "internet":
-                rows.append(f"{n.name:<10} {n.role:<8} {n.kind or '-':<13} {n.ip:<15} {n.public_ip:<15} {n.ns}")
+                rows.append(f"{n.name:<10} {n.role:<8} {n.kind or '-':<13} {n.ip:<15} {n.public_ip:<15} "
+                            f"{n.ip6 or '-':<18} {n.ns}")
         return "\n".join(rows)
 
 
