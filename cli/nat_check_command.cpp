@@ -47,7 +47,7 @@ int nat_check_command::run() const {
     auto rng = random_source::from_os();
     std::optional<overlay_session> s;
     try {
-        s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log);
+        s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log, common.ipv6());
     } catch (const std::system_error& e) {
         return out.fail("cannot bind to " + common.bind + ": " + e.code().message());
     }
@@ -57,6 +57,8 @@ int nat_check_command::run() const {
     timestamp finished{};
     s->set_hook([&](timestamp now) {
         if (s->node().profile().verdict == overlay::nat_verdict::unknown) return;
+        // A dual-stack check also waits for its IPv6 dial-back round (after the DHT join).
+        if (s->local6() && s->node().prober6().rounds() == 0) return;
         finished = now;
         s->driver().stop();
     });

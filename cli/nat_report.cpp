@@ -48,7 +48,10 @@ nlohmann::json nat_json(const overlay::nat_profile& p, duration keepalive) {
             {"hairpin", nullptr},
             {"mapping_lifetime_s", nullptr},
             {"keepalive_s", static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(keepalive).count())},
-            {"hint", nat_hint(p.verdict)}};
+            {"hint", nat_hint(p.verdict)},
+            {"ipv6",
+             {{"reachability", to_string(p.ipv6)},
+              {"endpoint", p.ipv6_endpoint ? nlohmann::json(p.ipv6_endpoint->to_string()) : nlohmann::json()}}}};
 }
 
 std::string nat_text(const overlay::nat_profile& p, duration keepalive) {
@@ -62,12 +65,14 @@ std::string nat_text(const overlay::nat_profile& p, duration keepalive) {
                        "observed as:     {}\n"
                        "confidence:      {:.0f}%\n"
                        "hairpin:         not measured\n"
-                       "mapping lifetime: not measured (keepalive every {} s, a safe default)",
+                       "mapping lifetime: not measured (keepalive every {} s, a safe default)\n"
+                       "ipv6:            {}{}",
                        to_string(p.verdict), nat_hint(p.verdict), to_string(p.mapping), ports, p.mapping_samples,
                        to_string(p.reach), p.dial_back_requests, p.dial_back_probes,
                        p.public_endpoint ? p.public_endpoint->to_string() : "none agreed on",
                        p.observed.empty() ? "nobody" : fmt::format("{}", fmt::join(endpoint_strings(p.observed), ", ")),
-                       p.confidence * 100, std::chrono::duration_cast<std::chrono::seconds>(keepalive).count());
+                       p.confidence * 100, std::chrono::duration_cast<std::chrono::seconds>(keepalive).count(),
+                       to_string(p.ipv6), p.ipv6_endpoint ? " at " + p.ipv6_endpoint->to_string() : std::string());
 }
 
 } // namespace ovl::cli

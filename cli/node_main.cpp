@@ -165,7 +165,9 @@ int main(int argc, char** argv) {
                                      : ovl::overlay::identity::load_or_create(key_file);
         std::optional<ovl::cli::overlay_session> session_storage;
         try {
-            session_storage.emplace(std::move(config), std::move(self), listen_ep, log);
+            const auto ipv6 = listen_ep.address.is_v6() ? std::nullopt
+                                                         : ovl::cli::resolve_ipv6_setting(settings.listen6, config.dht.bootstrap);
+            session_storage.emplace(std::move(config), std::move(self), listen_ep, log, ipv6);
             // Clients whose network blocks UDP reach us over TCP on the same port number.
             session_storage->serve_tcp(ovl::endpoint{listen_ep.address, session_storage->driver().local_endpoint().port});
         } catch (const std::system_error& e) {
@@ -186,9 +188,10 @@ int main(int argc, char** argv) {
         auto& session = *session_storage;
         auto& node = session.node();
         auto& driver = session.driver();
-        log->info("overlay-node {} started: peer id {}, node id {}, listening on udp and tcp {} (local address {})",
+        log->info("overlay-node {} started: peer id {}, node id {}, listening on udp and tcp {} (local address {}){}",
                   OVERLAY_VERSION, node.self().peer_id(), node.dht().id().to_hex(), driver.local_endpoint().to_string(),
-                  session.local().to_string());
+                  session.local().to_string(),
+                  session.local6() ? ", and on udp " + driver.local_endpoint(ovl::ip_family::v6)->to_string() : "");
         if (key_file.empty()) log->info("ephemeral key: the peer id changes on restart (use --key or --state-dir)");
 
         auto save = [&] {

@@ -1,6 +1,7 @@
 #include "cli/node_settings.hpp"
 
 #include "cli/endpoint_option.hpp"
+#include "cli/ipv6_setting.hpp"
 
 #include <CLI/App.hpp>
 #include <fmt/format.h>
@@ -20,7 +21,7 @@ namespace {
 using field_ptr = std::variant<bool node_settings::*, std::int64_t node_settings::*, double node_settings::*,
                                std::string node_settings::*, std::vector<std::string> node_settings::*>;
 
-enum class rule { none, range, listen_endpoint, endpoint_or_empty, bootstrap_endpoints, log_level };
+enum class rule { none, range, listen_endpoint, ipv6_setting, endpoint_or_empty, bootstrap_endpoints, log_level };
 
 struct key_spec {
     const char* table;
@@ -41,6 +42,10 @@ constexpr std::array tables{"node", "introducer", "relay", "dht", "metrics"};
 const std::array keys{
     key_spec{"node", "listen", "--listen", "UDP (and TCP) address to listen on, IP:PORT; port 0 picks a free port",
              &node_settings::listen, rule::listen_endpoint},
+    key_spec{"node", "listen6", "--listen6",
+             "IPv6 UDP socket beside the IPv4 one (a dual-stack DHT node, BEP 32): off; auto (on [::] at the IPv4 "
+             "port number, only if this host has a global IPv6 address); or [ADDRESS]:PORT",
+             &node_settings::listen6, rule::ipv6_setting},
     key_spec{"node", "bootstrap", "--bootstrap",
              "nodes to join the DHT through, IP:PORT (host names are not resolved); repeatable",
              &node_settings::bootstrap, rule::bootstrap_endpoints},
@@ -121,6 +126,7 @@ std::optional<std::string> check_value(const key_spec& k, const node_settings& s
                     return fmt::format("{} is out of range ({} to {})", v, k.min, k.max);
             } else if constexpr (std::is_same_v<T, std::string>) {
                 if (k.check == rule::listen_endpoint) return check_endpoint(v, port_rule::zero_allowed);
+                if (k.check == rule::ipv6_setting) return check_ipv6_setting(v);
                 if (k.check == rule::endpoint_or_empty && !v.empty()) return check_endpoint(v, port_rule::zero_allowed);
                 if (k.check == rule::log_level) {
                     for (const char* level : {"trace", "debug", "info", "warn", "error", "critical", "off"})

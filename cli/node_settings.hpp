@@ -21,6 +21,7 @@ namespace ovl::cli {
 struct node_settings {
     // [node]
     std::string listen = "0.0.0.0:6881";
+    std::string listen6 = "auto";
     std::vector<std::string> bootstrap;
     std::string state_dir;
     std::string key;

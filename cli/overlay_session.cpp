@@ -7,13 +7,18 @@
 namespace ovl::cli {
 
 overlay_session::overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind,
-                                 logger_ptr log)
+                                 logger_ptr log, const std::optional<ipv6_socket>& ipv6)
     : log_(log), driver_(*this, bind, log), local_(driver_.local_endpoint()) {
     // The driver only calls into this core once its loop runs, so the node can be built
     // after binding, when the real port and address are known.
-    if (local_.address.is_unspecified() && !config.dht.bootstrap.empty()) {
-        if (auto ip = local_address_toward(config.dht.bootstrap.front())) local_.address = *ip;
+    if (local_.address.is_unspecified()) {
+        for (const auto& b : config.dht.bootstrap) {
+            if (b.address.family() != local_.address.family()) continue;
+            if (auto ip = local_address_toward(b)) local_.address = *ip;
+            break;
+        }
     }
+    if (ipv6 && local_.address.is_v4()) open_ipv6(config, *ipv6);
     config.local = local_;
     // Contact-record sequence numbers follow the wall clock, so a restarted peer's new
     // records supersede the ones it published before.
@@ -23,6 +28,27 @@ overlay_session::overlay_session(overlay::overlay_config config, overlay::identi
     if (!local_.address.is_unspecified() && !local_.address.is_global() && !local_.address.is_loopback())
         config.lan = {local_};
     node_.emplace(std::move(config), std::move(self), random_source::from_os(), std::move(log), io::steady_now());
+}
+
+void overlay_session::open_ipv6(overlay::overlay_config& config, const ipv6_socket& ipv6) {
+    std::vector<std::uint16_t> ports{ipv6.bind.port};
+    if (ipv6.bind.port == 0) ports.insert(ports.begin(), local_.port);
+    for (auto port : ports) {
+        try {
+            driver_.add_family_socket(endpoint{ipv6.bind.address, port});
+            break;
+        } catch (const std::system_error& e) {
+            if (port != ports.back()) continue;
+            if (ipv6.required) throw;
+            log_->warn("no IPv6 socket ({}): IPv4 only", e.code().message());
+            return;
+        }
+    }
+    local6_ = driver_.local_endpoint(ip_family::v6);
+    if (local6_->address.is_unspecified())
+        if (auto source = global_ipv6_source(config.dht.bootstrap)) local6_->address = *source;
+    config.local6 = local6_;
+    config.dht.families = {true, true};
 }
 
 void overlay_session::run_on_loop(std::function<void(timestamp)> fn) {
@@ -52,9 +78,11 @@ void overlay_session::tunnel_everything() {
 void overlay_session::start_tcp_punches() {
     while (auto r = node_->poll_tcp_punch()) {
         const auto wait = r->deadline - io::steady_now();
+        // From the port number of the UDP socket of the remote's family: the one the peer was told.
+        const auto port = r->remote.address.is_v6() && local6_ ? local6_->port : local_.port;
         log_->info("TCP punch to {} from {}", r->remote.to_string(),
-                   r->via ? "the port of our connection to " + r->via->to_string() : "port " + std::to_string(local_.port));
-        ensure_tunnel().punch(r->remote, r->via, local_.port, wait, [this, sid = r->sid](bool ok) {
+                   r->via ? "the port of our connection to " + r->via->to_string() : "port " + std::to_string(port));
+        ensure_tunnel().punch(r->remote, r->via, port, wait, [this, sid = r->sid](bool ok) {
             driver_.post([this, sid, ok](timestamp now) {
                 node_->on_tcp_punch_result(now, sid, ok);
                 after(now);

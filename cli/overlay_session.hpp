@@ -5,6 +5,7 @@
 #pragma once
 
 #include "dht/base/log.hpp"
+#include "cli/ipv6_setting.hpp"
 #include "cli/tcp_tunnel.hpp"
 #include "dht/io/udp_driver.hpp"
 #include "overlay/overlay_node.hpp"
@@ -16,14 +17,18 @@ namespace ovl::cli {
 
 class overlay_session final : public datagram_core {
 public:
-    // Throws std::system_error when `bind` cannot be bound.
-    overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind, logger_ptr log);
+    // Throws std::system_error when `bind` (or a required `ipv6` socket) cannot be bound.
+    // With `ipv6`, the node is dual-stack: an IPv6 socket beside the IPv4 one.
+    overlay_session(overlay::overlay_config config, overlay::identity self, const endpoint& bind, logger_ptr log,
+                    const std::optional<ipv6_socket>& ipv6 = std::nullopt);
 
     overlay::overlay_node& node() { return *node_; }
     io::udp_driver& driver() { return driver_; }
     // The node's own address: the bound one, or the source address toward the first
     // bootstrap node when bound to 0.0.0.0.
     const endpoint& local() const { return local_; }
+    // The IPv6 socket's address (its port; the address the kernel sends from when bound to [::]).
+    const std::optional<endpoint>& local6() const { return local6_; }
     // Runs after the node handled anything (datagram, timer, or `run_on_loop`).
     void set_hook(std::function<void(timestamp)> hook) { hook_ = std::move(hook); }
     // `fn` on the loop thread, then the hook, then the datagrams go out.
@@ -47,6 +52,7 @@ private:
         if (hook_) hook_(now);
     }
 
+    void open_ipv6(overlay::overlay_config& config, const ipv6_socket& ipv6);
     tcp_tunnel& ensure_tunnel();
     // Hands the node's TCP punch requests to the tunnel (it reports back on the loop).
     void start_tcp_punches();
@@ -54,6 +60,7 @@ private:
     logger_ptr log_;
     io::udp_driver driver_;
     endpoint local_;
+    std::optional<endpoint> local6_;
     std::optional<overlay::overlay_node> node_;
     std::function<void(timestamp)> hook_;
     std::optional<tcp_tunnel> tunnel_;

@@ -127,6 +127,7 @@ struct peer_commands::options {
     bool echo = false;
     std::string peer;
     std::string transport = "any";
+    bool tcp = false;
     int ping = 0;
 
     int listen(const output& out) const;
@@ -156,6 +157,10 @@ peer_commands::peer_commands(CLI::App& app) : opts_(std::make_unique<options>())
                         "simultaneous open, else the relay through them (chosen automatically by any when UDP gets no "
                         "answer here)")
         ->check(CLI::IsMember({"any", "udp", "tcp", "relay"}));
+    connect->add_flag("--tcp", o.tcp,
+                      "make the direct path by TCP simultaneous open instead of UDP hole punching (the DHT and the "
+                      "introduction still go over UDP); over IPv6 when both peers have it, else over IPv4, where it "
+                      "needs port-preserving NATs");
     connect->add_option("--ping", o.ping, "send N small messages and measure their round trips (the peer must "
                                           "run `overlay listen --echo`), then exit")
         ->check(CLI::Range(1, 100000));
@@ -192,7 +197,7 @@ int peer_commands::options::listen(const output& out) const {
     auto log = stderr_logger("overlay", common.log_level);
     std::optional<overlay_session> s;
     try {
-        s.emplace(common.config(), *self, common.bind_endpoint(), log);
+        s.emplace(common.config(), *self, common.bind_endpoint(), log, common.ipv6());
     } catch (const std::system_error& e) {
         return out.fail("cannot bind to " + common.bind + ": " + e.code().message());
     }
@@ -335,7 +340,7 @@ int peer_commands::options::connect(const output& out) const {
     config.udp_blocked = over_tcp;
     std::optional<overlay_session> s;
     try {
-        s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log);
+        s.emplace(std::move(config), overlay::identity::generate(rng), common.bind_endpoint(), log, common.ipv6());
     } catch (const std::system_error& e) {
         return out.fail("cannot bind to " + common.bind + ": " + e.code().message());
     }
@@ -371,6 +376,8 @@ int peer_commands::options::connect(const output& out) const {
             // Ask once the DHT knows someone: the lookup for the peer's introducers needs a start.
             if (node.dht().table().size() == 0) return;
             asked = true;
+            overlay::connect_options how;
+            how.tcp = tcp;
             node.connect(now, *target, [&](timestamp t, const overlay::connect_result& r) {
                 result = r;
                 if (!r.ok) {
@@ -380,7 +387,7 @@ int peer_commands::options::connect(const output& out) const {
                 }
                 connected_at = t;
                 if (ping > 0) send_ping(t);
-            });
+            }, how);
             return;
         }
         if (!result || !result->ok) return;
@@ -469,7 +476,8 @@ int peer_commands::options::connect(const output& out) const {
     const auto& r = *result;
     const double rtt = std::accumulate(rtts.begin(), rtts.end(), 0.0) / static_cast<double>(rtts.size());
     nlohmann::json res{{"path", to_string(r.path)},
-                       {"transport", over_tcp ? "tcp" : "udp"},
+                       {"transport", over_tcp || r.path == overlay::path_kind::tcp ? "tcp" : "udp"},
+                       {"family", r.remote.address.is_v6() ? "ipv6" : "ipv4"},
                        {"connect_ms", millis(r.elapsed)},
                        {"rtt_ms", std::round(rtt * 10) / 10},
                        {"rtt_min_ms", *std::min_element(rtts.begin(), rtts.end())},

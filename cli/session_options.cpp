@@ -10,6 +10,10 @@ void session_options::add_to(CLI::App* cmd, const std::string& timeout_help, con
     cmd->add_option("--bootstrap", bootstrap, "overlay or DHT node to start from, IP:PORT; repeatable (required)")
         ->check(endpoint_validator(port_rule::required_nonzero));
     cmd->add_option("--bind", bind, "local UDP address, IP[:PORT]")->check(endpoint_validator(port_rule::optional));
+    cmd->add_option("--bind6", bind6,
+                    "IPv6 socket beside the IPv4 one: off; auto (on [::], the IPv4 socket's port number when free, "
+                    "only if this host has a global IPv6 address); or [ADDRESS]:PORT. Default auto")
+        ->check(ipv6_setting_validator());
     cmd->add_flag("--json", json, json_help);
     if (!timeout_help.empty()) cmd->add_option("--timeout", timeout, timeout_help)->check(CLI::Range(0.1, 86400.0));
     cmd->add_option("--log-level", log_level, "stderr log level: trace, debug, info, warn, error or off")
@@ -29,6 +33,11 @@ overlay::overlay_config session_options::config() const {
 endpoint session_options::bind_endpoint() const {
     std::string error;
     return *parse_endpoint(bind, port_rule::optional, error);
+}
+
+std::optional<ipv6_socket> session_options::ipv6() const {
+    if (bind_endpoint().address.is_v6()) return std::nullopt;
+    return resolve_ipv6_setting(bind6, config().dht.bootstrap);
 }
 
 duration session_options::timeout_duration() const {

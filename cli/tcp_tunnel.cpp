@@ -3,6 +3,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -34,11 +35,13 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 // Between attempts of a simultaneous open whose connect failed at once (a reset).
 constexpr auto punch_retry = std::chrono::milliseconds(250);
 
-void open_shareable(tcp::socket& s, std::uint16_t port, boost::system::error_code& ec) {
-    s.open(tcp::v4(), ec);
+void open_shareable(tcp::socket& s, bool v4, std::uint16_t port, boost::system::error_code& ec) {
+    const auto protocol = v4 ? tcp::v4() : tcp::v6();
+    s.open(protocol, ec);
+    if (!ec && !v4) s.set_option(asio::ip::v6_only(true), ec);
     if (!ec) s.set_option(tcp::socket::reuse_address(true), ec);
     if (!ec) s.set_option(reuse_port(true), ec);
-    if (!ec) s.bind(tcp::endpoint(tcp::v4(), port), ec);
+    if (!ec) s.bind(tcp::endpoint(protocol, port), ec);
 }
 
 tcp::endpoint to_asio(const endpoint& ep) { return {asio::ip::make_address(ep.address.to_string()), ep.port}; }
@@ -149,7 +152,7 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                 }
             });
             boost::system::error_code prep;
-            if (to.address.is_v4()) open_shareable(c->socket, 0, prep);
+            if (to.address.is_v4()) open_shareable(c->socket, true, 0, prep);
             if (prep) log->debug("tcp tunnel: cannot prepare a shareable socket: {}", prep.message());
             c->socket.async_connect(to_asio(to), [self = shared_from_this(), to, c](const boost::system::error_code& ec) {
                 if (ec) {
@@ -175,7 +178,7 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                std::function<void(bool)> done) {
         auto c = std::make_shared<connection>(io);
         boost::system::error_code ec;
-        open_shareable(c->socket, port, ec);
+        open_shareable(c->socket, remote.address.is_v4(), port, ec);
         if (ec || std::chrono::steady_clock::now() >= deadline) {
             if (ec) log->info("tcp punch to {}: cannot bind port {}: {}", remote.to_string(), port, ec.message());
             return done(false);

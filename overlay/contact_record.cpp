@@ -15,17 +15,36 @@ bencode::list endpoints_of(const std::vector<endpoint>& eps) {
     return out;
 }
 
-std::optional<std::vector<endpoint>> read_endpoints(const bencode::dict& d, const char* key) {
+enum class scope { global, lan };
+
+bool allowed(const endpoint& ep, scope where) {
+    if (ep.port == 0 || ep.address.is_v4_mapped()) return false;
+    if (where == scope::global) return ep.address.is_global();
+    return ep.address.is_private() || ep.address.is_shared();
+}
+
+std::optional<std::vector<endpoint>> read_endpoints(const bencode::dict& d, const char* key, scope where,
+                                                    std::string& why) {
     std::vector<endpoint> out;
     auto it = d.find(key);
     if (it == d.end()) return out;
     const auto* l = it->second.as_list();
-    if (!l) return std::nullopt;
-    if (l->size() > max_endpoints) return std::nullopt;
+    if (!l || l->size() > max_endpoints) {
+        why = std::string("\"") + key + "\" is not a list of at most 8 endpoints";
+        return std::nullopt;
+    }
     for (const auto& v : *l) {
         const auto* s = v.as_string();
         auto ep = s ? krpc::parse_compact_endpoint(*s) : std::nullopt;
-        if (!ep) return std::nullopt;
+        if (!ep) {
+            why = std::string("\"") + key + "\" holds an entry that is not a compact endpoint (6 or 18 bytes)";
+            return std::nullopt;
+        }
+        if (!allowed(*ep, where)) {
+            why = std::string("\"") + key + "\" holds " + ep->to_string() +
+                  (where == scope::global ? ", not a global unicast endpoint" : ", not a private LAN endpoint");
+            return std::nullopt;
+        }
         out.push_back(*ep);
     }
     return out;
@@ -44,17 +63,25 @@ bencode::value contact_record::encode() const {
                          {"ttl", static_cast<std::int64_t>(ttl.count())}};
 }
 
-std::optional<contact_record> contact_record::decode(const bencode::value& v) {
+std::optional<contact_record> contact_record::decode(const bencode::value& v, std::string* why) {
+    std::string reason;
+    auto fail = [&](std::string r) -> std::optional<contact_record> {
+        if (why) *why = std::move(r);
+        return std::nullopt;
+    };
     const auto* d = v.as_dict();
-    if (!d) return std::nullopt;
+    if (!d) return fail("not a dictionary");
     contact_record r;
-    auto observed = read_endpoints(*d, "o");
-    auto lan = read_endpoints(*d, "l");
-    auto introducers = read_endpoints(*d, "i");
+    auto observed = read_endpoints(*d, "o", scope::global, reason);
+    if (!observed) return fail(reason);
+    auto lan = read_endpoints(*d, "l", scope::lan, reason);
+    if (!lan) return fail(reason);
+    auto introducers = read_endpoints(*d, "i", scope::global, reason);
+    if (!introducers) return fail(reason);
     const auto* nat = bencode::find_string(*d, "n");
     const auto* ttl = bencode::find_int(*d, "ttl");
-    if (!observed || !lan || !introducers || !nat || nat->size() > 32 || !ttl || *ttl <= 0 || *ttl > 86400)
-        return std::nullopt;
+    if (!nat || nat->size() > 32) return fail("\"n\" missing or longer than 32 bytes");
+    if (!ttl || *ttl <= 0 || *ttl > 86400) return fail("\"ttl\" missing or outside 1..86400 s");
     r.observed = std::move(*observed);
     r.lan = std::move(*lan);
     r.introducers = std::move(*introducers);
@@ -62,10 +89,10 @@ std::optional<contact_record> contact_record::decode(const bencode::value& v) {
     r.ttl = std::chrono::seconds(*ttl);
     if (auto it = d->find("t"); it != d->end()) {
         const auto* t = it->second.as_list();
-        if (!t || t->size() > max_transports) return std::nullopt;
+        if (!t || t->size() > max_transports) return fail("\"t\" is not a list of at most 4 transports");
         for (const auto& s : *t) {
             const auto* str = s.as_string();
-            if (!str || str->size() > 16) return std::nullopt;
+            if (!str || str->size() > 16) return fail("\"t\" holds a transport that is not a string of at most 16 bytes");
             r.transports.push_back(*str);
         }
     }

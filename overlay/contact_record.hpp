@@ -27,8 +27,11 @@ struct contact_record {
     std::chrono::seconds ttl{std::chrono::minutes(30)};
 
     bencode::value encode() const;
-    // nullopt when the value is not a well-formed record; sizes are capped.
-    static std::optional<contact_record> decode(const bencode::value& v);
+    // nullopt when the value is not a well-formed record (with the reason in `why`):
+    // sizes are capped, and observed and introducer endpoints must be global addresses
+    // (a record may not point anyone at link-local, private, loopback, IPv4-mapped or
+    // multicast targets); LAN endpoints must be private ones.
+    static std::optional<contact_record> decode(const bencode::value& v, std::string* why = nullptr);
 };
 
 } // namespace ovl::overlay

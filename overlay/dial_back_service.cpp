@@ -43,7 +43,8 @@ dht::query_reply dial_back_service::on_dial_back(timestamp now, const endpoint& 
         for (std::size_t i = 0; i + 4 <= std::min<std::size_t>(x->size(), 4 * max_excluded); i += 4)
             excluded.insert(krpc::parse_compact_endpoint(x->substr(i, 4) + std::string(2, '\0'))->address);
     int dispatched = 0;
-    for (const auto& c : dht_.table().closest(dht::node_id::random(dht_.rng()), 16)) {
+    // Probers of the requester's family: they must be able to send to the address asked about.
+    for (const auto& c : dht_.table(from.address.family()).closest(dht::node_id::random(dht_.rng()), 16)) {
         if (dispatched >= probers_per_request) break;
         if (!excluded.insert(c.ep.address).second) continue;
         dht_.send_notice(c.ep, method::probe, {{"id", dht_.id().to_bytes()}, {"ep", krpc::compact_endpoint(from)}, {"n", *nonce}});

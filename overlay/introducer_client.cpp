@@ -1,5 +1,6 @@
 #include "overlay/introducer_client.hpp"
 
+#include "dht/krpc/compact.hpp"
 #include "overlay/dht_id.hpp"
 #include "overlay/introducer_service.hpp"
 #include "overlay/methods.hpp"
@@ -77,6 +78,7 @@ void introducer_client::send_register(timestamp now, std::size_t index) {
                        {"lan", endpoint_list(settings_.lan)},
                        {"nat", nat_label_}};
     if (port_delta_ != 0) args.emplace("pd", port_delta_);
+    if (ipv6_) args.emplace("ep6", krpc::compact_endpoint(*ipv6_));
     if (!s.token.empty()) {
         auto sig = self_.sign(introducer_service::registration_message(s.introducer.id, s.token, args));
         args.emplace("tok", s.token);

@@ -30,6 +30,8 @@ public:
     void set_nat_label(std::string label) { nat_label_ = std::move(label); }
     // Sequential port allocation: the step, so requesters can predict our next mapping.
     void set_port_delta(int delta) { port_delta_ = delta; }
+    // Our global IPv6 endpoint, told to introducers for requesters to punch toward.
+    void set_ipv6_endpoint(std::optional<endpoint> ep) { ipv6_ = ep; }
     void on_timeout(timestamp now);
     std::optional<timestamp> next_deadline() const;
 
@@ -64,6 +66,7 @@ private:
     logger_ptr log_;
     std::string nat_label_ = "unknown";
     int port_delta_ = 0;
+    std::optional<endpoint> ipv6_;
     bool running_ = false;
     bool electing_ = false;
     std::vector<dht::contact> candidates_;  // closest first, from the last election

@@ -46,12 +46,20 @@ std::optional<public_key> read_key(const bencode::dict& d, const char* key) {
     return s ? public_key_from_bytes(*s) : std::nullopt;
 }
 
+std::optional<endpoint> read_ipv6_endpoint(const bencode::dict& d, const char* key) {
+    const auto* s = bencode::find_string(d, key);
+    if (!s || s->size() != 18) return std::nullopt;
+    auto ep = krpc::parse_compact_endpoint(*s);
+    if (!ep || !ep->address.is_v6() || !ep->address.is_global() || ep->port == 0) return std::nullopt;
+    return ep;
+}
+
 bytes introducer_service::registration_message(const dht::node_id& introducer, const std::string& token,
                                                const bencode::dict& registration) {
     // The signed fields travel bencoded in canonical order, so both ends derive the same
     // bytes from the values they sent and received.
     bencode::dict signed_fields;
-    for (const char* key : {"lan", "nat", "pd"})
+    for (const char* key : {"ep6", "lan", "nat", "pd"})
         if (auto it = registration.find(key); it != registration.end()) signed_fields.emplace(key, it->second);
     const auto fields = bencode::encode(bencode::value(std::move(signed_fields)));
     static constexpr std::string_view domain = "ovl-register";
@@ -121,6 +129,7 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     r.lan = read_endpoint_list(q.body, "lan");
     if (const auto* nat = bencode::find_string(q.body, "nat")) r.nat = nat->substr(0, 32);
     if (const auto* pd = bencode::find_int(q.body, "pd"); pd && *pd >= -64 && *pd <= 64) r.port_delta = static_cast<int>(*pd);
+    r.ipv6 = read_ipv6_endpoint(q.body);
     r.expires = now + ttl_;
     const bool is_new = !registrations_.find(now, *key);
     if (is_new && registrations_.size() >= limits_.max_registrations) registrations_.expire(now);
@@ -166,6 +175,8 @@ void introducer_service::notify_target(const registration& reg, const endpoint& 
                          {"sid", *bencode::find_string(q.body, "sid")}};
     if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
     if (relayed) notice.emplace("relay", 1);
+    if (auto ep6 = read_ipv6_endpoint(q.body)) notice.emplace("ep6", krpc::compact_endpoint(*ep6));
+    if (const auto* tr = bencode::find_string(q.body, "tr"); tr && *tr == "tcp") notice.emplace("tr", "tcp");
     // Opaque to the introducer: what the requester wants from the target (the torrent
     // plugin puts a rendezvous hash here, never an info-hash).
     if (const auto* ctx = bencode::find_string(q.body, "ctx"); ctx && ctx->size() <= 32) notice.emplace("ctx", *ctx);
@@ -189,6 +200,7 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
                         {"nat", reg->nat},
                         {"sid", *sid}};
     if (reg->port_delta != 0) reply.emplace("pd", reg->port_delta);
+    if (reg->ipv6) reply.emplace("ep6", krpc::compact_endpoint(*reg->ipv6));
     return dht::query_reply::respond(std::move(reply));
 }
 

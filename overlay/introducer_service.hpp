@@ -86,5 +86,10 @@ inline constexpr std::size_t max_predictions = 16;
 std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max = 4);
 bencode::list endpoint_list(const std::vector<endpoint>& eps);
 std::optional<public_key> read_key(const bencode::dict& d, const char* key);
+// A peer's IPv6 endpoint ("ep6": its address as it says, 18 compact bytes) beside the IPv4
+// one the introducer observed. Only a global unicast address with a port is taken —
+// never link-local, ULA, IPv4-mapped or multicast: a peer may not aim our probes at a
+// link we share or at an IPv4 host in disguise. nullopt when absent or unusable.
+std::optional<endpoint> read_ipv6_endpoint(const bencode::dict& d, const char* key = "ep6");
 
 } // namespace ovl::overlay

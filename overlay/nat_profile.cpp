@@ -44,6 +44,15 @@ const char* to_string(nat_verdict v) {
     return "unknown";
 }
 
+const char* to_string(ipv6_reachability r) {
+    switch (r) {
+    case ipv6_reachability::none: return "none";
+    case ipv6_reachability::firewalled: return "firewalled";
+    case ipv6_reachability::open: return "open";
+    }
+    return "none";
+}
+
 bool accepts_unsolicited(nat_verdict v) { return v == nat_verdict::public_open || v == nat_verdict::nat_open; }
 
 } // namespace ovl::overlay

@@ -22,6 +22,13 @@ enum class port_behaviour { unknown, preserving, sequential, random };
 
 enum class reachability { unknown, reachable, unreachable };
 
+// IPv6 has no NAT to classify, but most hosts sit behind a stateful firewall (a home
+// router's default IPv6 policy drops unsolicited inbound packets): what a peer needs to know
+// is whether it has a global IPv6 address at all, and whether strangers' packets arrive.
+// Without a conclusive dial-back round over IPv6 a host counts as firewalled, the
+// assumption under which punching still works.
+enum class ipv6_reachability { none, firewalled, open };
+
 enum class nat_verdict {
     unknown,
     public_open,   // no NAT, unsolicited packets arrive
@@ -47,12 +54,16 @@ struct nat_profile {
     double confidence = 0;
     std::optional<endpoint> public_endpoint;
     std::vector<endpoint> observed;
+    ipv6_reachability ipv6 = ipv6_reachability::none;
+    // The global IPv6 endpoint peers reach us at (see overlay_node::ipv6_endpoint).
+    std::optional<endpoint> ipv6_endpoint;
 };
 
 const char* to_string(mapping_behaviour m);
 const char* to_string(port_behaviour p);
 const char* to_string(reachability r);
 const char* to_string(nat_verdict v);
+const char* to_string(ipv6_reachability r);
 // True when a peer with this verdict can be reached by unsolicited packets.
 bool accepts_unsolicited(nat_verdict v);
 

@@ -34,6 +34,10 @@ struct overlay_config {
     dht::node_config dht;
     // The socket's own address (what "no NAT" is judged against).
     endpoint local;
+    // The node's IPv6 socket, when the host has one beside the IPv4 socket (it then also
+    // sets dht.families to both): its port, and its address if bound to one (a socket on
+    // [::] leaves the address to what DHT nodes report seeing).
+    std::optional<endpoint> local6;
     // LAN endpoints to offer peers behind the same NAT.
     std::vector<endpoint> lan;
 

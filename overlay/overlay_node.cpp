@@ -37,6 +37,7 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
       dht_(with_identity(config_.dht, self_), std::move(rng), log_, now),
       mapping_(config_.local),
       prober_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_),
+      prober6_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_, ip_family::v6),
       service_(dht_, config_.introducer, config_.relay, config_.registration_ttl, dht_.rng(), log_, now,
                [this] { return serving_; }),
       dial_back_(dht_, [this](outgoing_datagram d) { raw_out_.push_back(std::move(d)); }, log_),
@@ -44,6 +45,11 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
               log_) {
     dht_.set_observed_address_listener([this](timestamp, const endpoint& reporter, const dht::node_id&,
                                               const endpoint& observed) {
+        // Only IPv4 observations say anything about a NAT; IPv6 ones tell our address.
+        if (observed.address.is_v6() || reporter.address.is_v6()) {
+            if (observed.address.is_v6() && observed.address.is_global() && config_.local6) observed6_ = observed;
+            return;
+        }
         auto it = sent_to_ips_.find(reporter.address);
         mapping_.observe(reporter.address, observed, it == sent_to_ips_.end() ? ~std::uint64_t{0} : it->second);
     });
@@ -97,6 +103,8 @@ void overlay_node::join_dht(timestamp now) {
         // Rounds repeat until conclusive, so a node that joins late (or alone, until
         // others find it) still learns its reachability.
         if (reach() == reachability::unknown) prober_.start_round(t, {}, {});
+        // IPv6 is tested on its own: a firewall in front of the host filters it apart.
+        if (config_.local6 && !config_.assumed_reachability) prober6_.start_round(t, {}, {});
     });
 }
 
@@ -131,7 +139,7 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
     } else if (first == tag::dial_back && payload.size() == 9) {
         // A probe from an endpoint we have written to proves nothing about filtering.
         if (!sent_to_.contains(from))
-            prober_.on_probe(now, from, {reinterpret_cast<const char*>(payload.data() + 1), 8},
+            (from.address.is_v6() ? prober6_ : prober_).on_probe(now, from, {reinterpret_cast<const char*>(payload.data() + 1), 8},
                              sent_to_ips_.contains(from.address));
     }
     service_punches(now);
@@ -213,6 +221,7 @@ std::optional<timestamp> overlay_node::next_deadline() const {
         if (t && (!next || *t < *next)) next = t;
     };
     consider(prober_.next_deadline());
+    consider(prober6_.next_deadline());
     consider(client_.next_deadline());
     // Once published, a record is renewed on schedule; the first one follows elections.
     if (client_.running() && !published_introducers_.empty()) consider(next_record_);
@@ -231,6 +240,7 @@ void overlay_node::on_timeout(timestamp now) {
     now_ = now;
     dht_.on_timeout(now);
     prober_.on_timeout(now);
+    prober6_.on_timeout(now);
     service_.on_timeout(now);
     if (client_.running()) tell_introducers_our_nat();
     client_.on_timeout(now);
@@ -301,6 +311,14 @@ void overlay_node::tell_introducers_our_nat() {
     const auto p = profile();
     client_.set_nat_label(to_string(punch_verdict()));
     client_.set_port_delta(p.ports == port_behaviour::sequential ? p.port_delta : 0);
+    client_.set_ipv6_endpoint(ipv6_endpoint());
+}
+
+std::optional<endpoint> overlay_node::ipv6_endpoint() const {
+    if (!config_.local6) return std::nullopt;
+    if (observed6_) return observed6_;
+    if (config_.local6->address.is_v6() && config_.local6->address.is_global()) return config_.local6;
+    return std::nullopt;
 }
 
 nat_profile overlay_node::profile() const {
@@ -338,6 +356,10 @@ nat_profile overlay_node::profile() const {
     const double reach_conf = p.reach == reachability::unknown ? 0.0 : std::min(1.0, prober_.rounds() / 2.0);
     p.confidence = p.verdict == nat_verdict::unknown ? 0.0 : std::min(mapping_conf, std::max(reach_conf, 0.5));
     if (p.verdict == nat_verdict::udp_blocked) p.confidence = 0.5;
+    p.ipv6_endpoint = ipv6_endpoint();
+    // IPv6 counts once an IPv6 node has answered us (and so reported our address).
+    if (p.ipv6_endpoint && (observed6_ || prober6_.verdict() == reachability::reachable))
+        p.ipv6 = prober6_.verdict() == reachability::reachable ? ipv6_reachability::open : ipv6_reachability::firewalled;
     return p;
 }
 

@@ -55,6 +55,12 @@ struct connect_result {
 };
 using connect_callback = std::function<void(timestamp now, const connect_result&)>;
 
+struct connect_options {
+    // Punch a TCP simultaneous-open path (both sides dial each other; the host makes the
+    // connections, see poll_tcp_punch) instead of UDP. Over IPv6 when both ends have it.
+    bool tcp = false;
+};
+
 struct incoming_peer {
     public_key peer;
     endpoint remote;
@@ -114,7 +120,9 @@ public:
 
     // Joins the DHT, then works out reachability and takes the matching role.
     void start(timestamp now);
-    void connect(timestamp now, const public_key& target, connect_callback done);
+    // Where both ends have a global IPv6 endpoint, its candidates are punched beside the
+    // IPv4 ones, at once (RFC 8305 style): the first to answer carries the stream.
+    void connect(timestamp now, const public_key& target, connect_callback done, connect_options options = {});
     void set_incoming_handler(incoming_handler handler) { incoming_ = std::move(handler); }
     // Only asks the target's introducers for an introduction and reports the candidate
     // endpoints; the target is told (with `ctx`, at most 32 opaque bytes) and the caller
@@ -141,6 +149,10 @@ public:
     std::uint64_t records_published() const { return records_published_; }
 
     nat_profile profile() const;
+    // The global IPv6 endpoint peers can punch toward: what IPv6 DHT nodes last reported
+    // seeing (a privacy address the kernel chose, followed as it rotates), else the bound
+    // address if global. nullopt without an IPv6 socket or a global address.
+    std::optional<endpoint> ipv6_endpoint() const;
     // The DHT bootstrap lookup has finished, so others' lookups for our id can find us.
     bool in_dht() const { return in_dht_; }
     bool serving_as_introducer() const { return serving_; }
@@ -154,6 +166,7 @@ public:
         service_.set_limits(introducer, relay);
     }
     const reachability_prober& prober() const { return prober_; }
+    const reachability_prober& prober6() const { return prober6_; }
 
 private:
     struct connect_attempt;
@@ -197,7 +210,10 @@ private:
     nat_verdict punch_verdict() const;
     void start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates, std::vector<endpoint> lan,
                      std::function<void(timestamp, const punch_session&)> done,
-                     std::optional<birthday_probe::role> birthday = std::nullopt);
+                     std::optional<birthday_probe::role> birthday = std::nullopt,
+                     std::optional<endpoint> ipv6 = std::nullopt);
+    // The peer's IPv6 endpoint if both of us can use IPv6, for punching beside IPv4.
+    std::optional<endpoint> ipv6_pair(const bencode::dict& d) const;
     std::optional<std::uint16_t> allocate_sockets(std::uint16_t count);
     void start_tcp_punch(timestamp now, const std::string& sid, const endpoint& remote, std::optional<endpoint> via,
                          std::function<void(timestamp, bool)> done);
@@ -235,7 +251,10 @@ private:
     logger_ptr log_;
     dht::node dht_;
     mapping_observer mapping_;
+    // IPv6 has no mapping to classify: only the last address IPv6 nodes saw us at.
+    std::optional<endpoint> observed6_;
     reachability_prober prober_;
+    reachability_prober prober6_;
     introducer_service service_;
     dial_back_service dial_back_;
     introducer_client client_;

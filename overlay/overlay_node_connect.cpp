@@ -59,16 +59,20 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     }
     std::string peer_nat;
     if (const auto* nat = bencode::find_string(q.body, "nat")) peer_nat = nat->substr(0, 32);
-    if (config_.udp_blocked || peer_nat == to_string(nat_verdict::udp_blocked)) {
-        // UDP cannot cross: punch TCP instead. `ep` is where the requester's TCP reached
-        // its introducer, or (a UDP-capable requester) its UDP mapping, whose port a
-        // port-preserving NAT also gives its TCP connections.
+    const auto peer6 = ipv6_pair(q.body);
+    const auto* transport = bencode::find_string(q.body, "tr");
+    if (config_.udp_blocked || peer_nat == to_string(nat_verdict::udp_blocked) || (transport && *transport == "tcp")) {
+        // UDP cannot cross (or TCP was asked for): punch TCP instead. `ep` is where the
+        // requester's TCP reached its introducer, or (a UDP-capable requester) its UDP
+        // mapping, whose port a port-preserving NAT also gives its TCP connections. Over
+        // IPv6 there is no mapping to guess: its address and port are its own.
+        const auto remote = peer6 ? *peer6 : *ep;
         log_->info("introduction from {}: peer {} at {} ({}), punching TCP", from.to_string(),
-                   to_hex(*requester).substr(0, 16), ep->to_string(), peer_nat);
+                   to_hex(*requester).substr(0, 16), remote.to_string(), peer_nat);
         const auto peer = *requester;
-        const auto remote = *ep;
         expected_peers_[remote] = peer;
-        start_tcp_punch(now, *sid, remote, config_.udp_blocked ? std::optional<endpoint>(from) : std::nullopt,
+        start_tcp_punch(now, *sid, remote,
+                        config_.udp_blocked && remote.address.is_v4() ? std::optional<endpoint>(from) : std::nullopt,
                         [this, peer, remote, introducer = from, started = now](timestamp t, bool ok) {
                             if (!ok) {
                                 log_->info("TCP punch toward introduced peer {} failed", to_hex(peer).substr(0, 16));
@@ -88,8 +92,8 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
     }
     const bool peer_predictable = candidates.size() > 1 + lan.size();
     const auto birthday = birthday_role(peer_nat, peer_predictable);
-    log_->info("introduction from {}: peer {} at {} ({}), punching{}", from.to_string(), to_hex(*requester).substr(0, 16),
-               ep->to_string(), peer_nat.empty() ? "nat unknown" : peer_nat,
+    log_->info("introduction from {}: peer {} at {}{} ({}), punching{}", from.to_string(), to_hex(*requester).substr(0, 16),
+               ep->to_string(), peer6 ? " and " + peer6->to_string() : "", peer_nat.empty() ? "nat unknown" : peer_nat,
                birthday ? " with many-socket probing" : "");
     const auto peer = *requester;
     const auto introducer = from;
@@ -110,8 +114,13 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
                    to_seconds(in.elapsed) * 1000, s.probes_sent());
         expected_peers_[in.remote] = peer;
         if (incoming_) incoming_(t, in);
-    }, birthday);
+    }, birthday, peer6);
     return dht::query_reply::respond({});
+}
+
+std::optional<endpoint> overlay_node::ipv6_pair(const bencode::dict& d) const {
+    if (!ipv6_endpoint()) return std::nullopt;
+    return read_ipv6_endpoint(d);
 }
 
 nat_verdict overlay_node::punch_verdict() const {
@@ -141,7 +150,7 @@ std::optional<birthday_probe::role> overlay_node::birthday_role(std::string_view
 
 void overlay_node::start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates,
                                std::vector<endpoint> lan, std::function<void(timestamp, const punch_session&)> done,
-                               std::optional<birthday_probe::role> birthday) {
+                               std::optional<birthday_probe::role> birthday, std::optional<endpoint> ipv6) {
     const endpoint peer = candidates.front();
     // Candidates come as [public, LAN..., predicted...]; the predicted ports are probed
     // first. Behind a sequential NAT each new destination takes the next port, so when both
@@ -150,6 +159,10 @@ void overlay_node::start_punch(timestamp now, const std::string& sid, std::vecto
     const auto predicted_from = static_cast<std::ptrdiff_t>(1 + lan.size());
     if (static_cast<std::ptrdiff_t>(candidates.size()) > predicted_from)
         std::rotate(candidates.begin(), candidates.begin() + predicted_from, candidates.end());
+    // IPv6 is punched in the same rounds, first (RFC 8305 prefers it): no NAT rewrites the
+    // endpoint, so one candidate does — no prediction, no many-socket probing — and its
+    // probes leave from the IPv6 socket, taking no port of the IPv4 NAT's sequence.
+    if (ipv6) candidates.insert(candidates.begin(), *ipv6);
     punch_entry entry;
     entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout,
                                                     config_.punch_opening_ttl, config_.punch_opening_lead);
@@ -232,10 +245,11 @@ void overlay_node::on_tcp_punch_result(timestamp now, const std::string& sid, bo
     service_streams(now);
 }
 
-void overlay_node::connect(timestamp now, const public_key& target, connect_callback done) {
+void overlay_node::connect(timestamp now, const public_key& target, connect_callback done, connect_options options) {
     auto attempt = std::make_shared<connect_attempt>();
     attempt->target = target;
     attempt->done = std::move(done);
+    attempt->options = options;
     start_connect(now, std::move(attempt));
 }
 
@@ -308,6 +322,8 @@ bencode::dict overlay_node::introduce_args(const connect_attempt& attempt, const
     // Behind a sequential NAT, the mapping our probes will create is predictable:
     // the target probes those ports too.
     if (auto predicted = predicted_mappings(); !predicted.empty()) args.emplace("pred", endpoint_list(predicted));
+    if (auto ep6 = ipv6_endpoint()) args.emplace("ep6", krpc::compact_endpoint(*ep6));
+    if (attempt.options.tcp) args.emplace("tr", "tcp");
     return args;
 }
 
@@ -360,24 +376,27 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 return;
             }
             const bool peer_predictable = candidates.size() > 1 + lan.size();
+            const auto peer6 = ipv6_pair(body);
             const bool both_symmetric = nat == to_string(nat_verdict::nat_symmetric) &&
                                         profile().verdict == nat_verdict::nat_symmetric;
             const bool both_predictable = peer_predictable && !predicted_mappings().empty();
             if (config_.policy == path_policy::relay_only ||
-                (both_symmetric && !both_predictable && config_.policy == path_policy::relay_ok)) {
+                (both_symmetric && !both_predictable && !peer6 && config_.policy == path_policy::relay_ok)) {
                 // Two endpoint-dependent NATs cannot be punched by probing unless both
-                // allocate ports sequentially (then both probe predicted ports): relay.
+                // allocate ports sequentially (then both probe predicted ports), or both
+                // have IPv6, which no NAT rewrites: relay.
                 connect_result res;
                 res.introducer = introducer.ep;
                 res.peer_nat = nat;
                 request_relay(t, attempt, res);
                 return;
             }
-            if (config_.udp_blocked || nat == to_string(nat_verdict::udp_blocked)) {
-                log_->info("introduced by {}: peer at {} ({}), punching TCP", introducer.ep.to_string(), ep->to_string(), nat);
-                const auto remote = *ep;
+            if (config_.udp_blocked || nat == to_string(nat_verdict::udp_blocked) || attempt->options.tcp) {
+                const auto remote = peer6 ? *peer6 : *ep;
+                log_->info("introduced by {}: peer at {} ({}), punching TCP", introducer.ep.to_string(), remote.to_string(), nat);
                 start_tcp_punch(t, attempt->sid, remote,
-                                config_.udp_blocked ? std::optional<endpoint>(introducer.ep) : std::nullopt,
+                                config_.udp_blocked && remote.address.is_v4() ? std::optional<endpoint>(introducer.ep)
+                                                                              : std::nullopt,
                                 [this, attempt, introducer, nat, remote](timestamp t2, bool ok) {
                                     connect_result res;
                                     res.introducer = introducer.ep;
@@ -398,8 +417,8 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                 return;
             }
             const auto birthday = birthday_role(nat, peer_predictable);
-            log_->info("introduced by {}: peer at {} ({}), punching{}", introducer.ep.to_string(), ep->to_string(), nat,
-                       birthday ? " with many-socket probing" : "");
+            log_->info("introduced by {}: peer at {}{} ({}), punching{}", introducer.ep.to_string(), ep->to_string(),
+                       peer6 ? " and " + peer6->to_string() : "", nat, birthday ? " with many-socket probing" : "");
             remind(t + reintroduce_after, reintroduce_after, reintroductions, [this, attempt, introducer, token](timestamp t2) {
                 const auto it = punches_.find(attempt->sid);
                 if (attempt->finished || it == punches_.end() ||
@@ -433,7 +452,7 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
                                            to_seconds(s.elapsed()) * 1000);
                             open_for(t2, attempt, res, s.path_socket());
                         },
-                        birthday);
+                        birthday, peer6);
         },
         introducer.id);
     if (!sent) {

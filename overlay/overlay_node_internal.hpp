@@ -44,6 +44,7 @@ struct overlay_node::connect_attempt {
     // introduce(): stop at the introducer's answer, and what to tell the target.
     bool introduce_only = false;
     std::string ctx;
+    connect_options options;
 };
 
 } // namespace ovl::overlay

@@ -21,6 +21,7 @@ void overlay_node::maybe_publish_record(timestamp now) {
     const auto p = profile();
     record.observed = p.public_endpoint ? std::vector<endpoint>{*p.public_endpoint} : p.observed;
     if (record.observed.size() > 4) record.observed.resize(4);
+    if (p.ipv6_endpoint) record.observed.push_back(*p.ipv6_endpoint);
     record.lan = config_.lan;
     record.nat = to_string(p.verdict);
     record.introducers = introducers;
@@ -36,11 +37,14 @@ void overlay_node::maybe_publish_record(timestamp now) {
 void overlay_node::fetch_contact(timestamp now, const public_key& peer,
                                  std::function<void(timestamp, std::optional<contact_record>)> done) {
     dht_.get_item(now, peer, contact_salt,
-                  [done = std::move(done)](timestamp t, const std::optional<dht::mutable_item>& item, const dht::lookup_result&) {
+                  [this, done = std::move(done)](timestamp t, const std::optional<dht::mutable_item>& item,
+                                                 const dht::lookup_result&) {
                       std::optional<contact_record> record;
                       if (item) {
                           auto v = bencode::decode({reinterpret_cast<const std::uint8_t*>(item->value.data()), item->value.size()});
-                          if (v) record = contact_record::decode(*v);
+                          std::string why = "not bencoded";
+                          if (v) record = contact_record::decode(*v, &why);
+                          if (!record) log_->info("contact record rejected: {}", why);
                       }
                       done(t, record);
                   });

@@ -12,8 +12,8 @@ constexpr int probes_for_verdict = 2;
 } // namespace
 
 reachability_prober::reachability_prober(dht::node& dht, std::size_t helpers, duration wait, duration interval,
-                                         logger_ptr log)
-    : dht_(dht), helpers_(helpers), wait_(wait), interval_(interval), log_(std::move(log)) {}
+                                         logger_ptr log, ip_family family)
+    : dht_(dht), family_(family), helpers_(helpers), wait_(wait), interval_(interval), log_(std::move(log)) {}
 
 void reachability_prober::start_round(timestamp now, const std::vector<endpoint>& helpers,
                                       const std::vector<ip_address>& contacted) {
@@ -34,7 +34,7 @@ void reachability_prober::start_round(timestamp now, const std::vector<endpoint>
     for (const auto& h : helpers)
         if (asked.size() < helpers_ && used.insert(h.address).second) asked.emplace_back(h, std::nullopt);
     if (helpers.empty())
-        for (const auto& c : dht_.table().closest(dht::node_id::random(dht_.rng()), 64))
+        for (const auto& c : dht_.table(family_).closest(dht::node_id::random(dht_.rng()), 64))
             if (asked.size() < helpers_ && used.insert(c.ep.address).second) asked.emplace_back(c.ep, c.id);
 
     for (const auto& [ep, id] : asked) {
@@ -77,7 +77,8 @@ void reachability_prober::finish_round(timestamp now) {
     const bool first = verdict_ == reachability::unknown && round != reachability::unknown;
     const bool confirmed = round != reachability::unknown && round == pending_;
     if (round != verdict_ && (first || confirmed)) {
-        log_->info("reachability: {} ({} probes arrived, {} dispatched by {} helpers)", to_string(round), last_probes_,
+        log_->info("{}reachability: {} ({} probes arrived, {} dispatched by {} helpers)",
+                   family_ == ip_family::v6 ? "IPv6 " : "", to_string(round), last_probes_,
                    dispatched_, accepted_);
         verdict_ = round;
         since_ = now;

@@ -20,7 +20,10 @@ class reachability_prober {
 public:
     using contacted_predicate = std::function<bool(const ip_address&)>;
 
-    reachability_prober(dht::node& dht, std::size_t helpers, duration wait, duration interval, logger_ptr log);
+    // `family`: which of our addresses the round tests; helpers come from that family's
+    // routing table, so the probes they dispatch are aimed at that address.
+    reachability_prober(dht::node& dht, std::size_t helpers, duration wait, duration interval, logger_ptr log,
+                        ip_family family = ip_family::v4);
 
     // Starts a round now (if none is running), asking `helpers` (or, when empty, nodes
     // from the routing table). `contacted` lists IPs we have written to, so helpers
@@ -46,6 +49,7 @@ private:
     void finish_round(timestamp now);
 
     dht::node& dht_;
+    ip_family family_;
     std::size_t helpers_;
     duration wait_;
     duration interval_;

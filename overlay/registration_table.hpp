@@ -21,6 +21,8 @@ struct registration {
     // Sequential NATs: the port step, for requesters to predict the next mapping.
     int port_delta = 0;
     timestamp expires;
+    // Its global IPv6 endpoint, as it says (read_ipv6_endpoint).
+    std::optional<endpoint> ipv6;
 };
 
 class registration_table {

@@ -182,14 +182,18 @@ struct udp_driver::impl {
     void flush() {
         while (auto d = core.poll_transmit()) {
             if (d->to.address.is_v4() != socket_is_v4) {
-                if (!other || d->from_secondary_port || d->socket != 0) {
+                if (!other || d->socket != 0) {
                     log->debug("dropped datagram to {}: no such socket of its address family", d->to.to_string());
+                    continue;
+                }
+                if (d->from_secondary_port) {
+                    send_secondary(*d, *other, other_secondary);
                     continue;
                 }
                 other_outgoing.push_back(std::move(*d));
                 if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing, !socket_is_v4);
             } else if (d->from_secondary_port) {
-                send_secondary(*d);
+                send_secondary(*d, socket, secondary);
             } else if (d->socket != 0) {
                 send_extra(*d);
             } else {
@@ -224,24 +228,26 @@ struct udp_driver::impl {
         batch.clear();
     }
 
-    void send_secondary(const outgoing_datagram& d) {
+    void send_secondary(const outgoing_datagram& d, udp::socket& beside, std::optional<udp::socket>& slot) {
         boost::system::error_code ec;
-        secondary_socket().send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
+        secondary_socket(beside, slot).send_to(asio::buffer(d.payload), to_asio(d.to), 0, ec);
         if (ec) log->debug("dropped datagram to {}: {}", d.to.to_string(), ec.message());
     }
 
-    // A second socket on the same address and an ephemeral port, opened on first use.
-    // Nothing is read from it: it only sends dial-back probes.
-    udp::socket& secondary_socket() {
-        if (!secondary) {
-            secondary.emplace(io);
+    // A second socket on the address of `beside` and an ephemeral port, opened on first
+    // use (one per address family). Nothing is read from it: it only sends dial-back probes.
+    udp::socket& secondary_socket(udp::socket& beside, std::optional<udp::socket>& slot) {
+        if (!slot) {
+            slot.emplace(io);
             boost::system::error_code ec;
-            secondary->open(socket.local_endpoint().protocol(), ec);
-            if (!ec) secondary->bind(udp::endpoint(socket.local_endpoint().address(), 0), ec);
-            if (!ec) secondary->non_blocking(true, ec);
+            const auto local = beside.local_endpoint();
+            slot->open(local.protocol(), ec);
+            if (!ec && local.address().is_v6()) slot->set_option(asio::ip::v6_only(true), ec);
+            if (!ec) slot->bind(udp::endpoint(local.address(), 0), ec);
+            if (!ec) slot->non_blocking(true, ec);
             if (ec) log->warn("cannot open the secondary (dial-back) socket: {}", ec.message());
         }
-        return *secondary;
+        return *slot;
     }
 
     void send_extra(const outgoing_datagram& d) {
@@ -314,6 +320,7 @@ struct udp_driver::impl {
     std::optional<udp::socket> other;
     std::vector<outgoing_datagram> other_outgoing;
     std::optional<udp::socket> secondary;
+    std::optional<udp::socket> other_secondary;
     std::map<std::uint16_t, udp::socket> extras;
     bool socket_is_v4 = true;
     asio::steady_timer timer;

@@ -33,7 +33,8 @@ public:
 
     // Binds a socket of the other address family beside the first (a dual-stack DHT node,
     // BEP 32): datagrams to that family leave from it, and what it receives goes to the
-    // core like the rest. Only the first socket has the secondary and extra sockets.
+    // core like the rest. Both families have a secondary (dial-back) socket; only the first
+    // has extra sockets (many-socket punching is for IPv4 NATs).
     // Call before run(); throws std::system_error like the constructor, and
     // std::invalid_argument when `bind_to` is of the first socket's family.
     void add_family_socket(const endpoint& bind_to);

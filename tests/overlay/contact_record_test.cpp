@@ -136,3 +136,36 @@ TEST_CASE("contact_record: list fields of the wrong type are refused", "[contact
         CHECK_FALSE(contact_record::decode(bencode::value(std::move(d))));
     }
 }
+
+TEST_CASE("contact_record: IPv6 endpoints must be global unicast, LAN ones private", "[contact_record][ipv6]") {
+    auto with = [](const char* key, const char* ep) {
+        auto d = encoded_dict(sample());
+        d[key] = bencode::list{krpc::compact_endpoint(*endpoint::parse(ep))};
+        return bencode::value(std::move(d));
+    };
+    std::string why;
+    SECTION("a global IPv6 observed endpoint round-trips") {
+        auto r = contact_record::decode(with("o", "[2001:db8:5::7]:6881"), &why);
+        REQUIRE(r);
+        CHECK(r->observed == std::vector<endpoint>{*endpoint::parse("[2001:db8:5::7]:6881")});
+    }
+    SECTION("observed and introducer endpoints that are not global are refused, naming the endpoint") {
+        for (const char* key : {"o", "i"}) {
+            for (const char* bad : {"[fe80::1]:6881", "[fd00::1]:6881", "[::ffff:198.51.100.7]:6881", "[::1]:6881",
+                                    "[ff02::1]:6881", "[2001:db8::1]:0", "10.0.0.7:6881", "127.0.0.1:6881"}) {
+                INFO(key << " " << bad);
+                CHECK_FALSE(contact_record::decode(with(key, bad), &why));
+                CHECK(why.find(endpoint::parse(bad)->to_string()) != std::string::npos);
+            }
+        }
+    }
+    SECTION("LAN endpoints must be private") {
+        CHECK(contact_record::decode(with("l", "[fd00::2]:6881"), &why));
+        CHECK(contact_record::decode(with("l", "100.64.1.2:6881"), &why));
+        for (const char* bad : {"198.51.100.7:6881", "[2001:db8::2]:6881", "[fe80::2]:6881", "[::ffff:10.0.0.2]:6881"}) {
+            INFO(bad);
+            CHECK_FALSE(contact_record::decode(with("l", bad), &why));
+            CHECK(why.find("not a private LAN endpoint") != std::string::npos);
+        }
+    }
+}

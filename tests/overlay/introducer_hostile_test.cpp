@@ -198,3 +198,66 @@ TEST_CASE("LAN endpoints and NAT class in a registration are covered by its sign
     CHECK(genuine->kind == krpc::message_kind::response);
     CHECK(b.service.registrations().size() == 1);
 }
+
+TEST_CASE("IPv6 endpoints that are not global unicast are never handed on", "[overlay][hostile][ipv6]") {
+    bench b;
+    random_source rng(9);
+    auto target = identity::generate(rng);
+    auto requester = identity::generate(rng);
+    const auto target_at = *endpoint::parse("203.0.113.8:5000");
+    const auto requester_at = *endpoint::parse("198.51.100.9:7000");
+    // A registration (signed, so the introducer takes it) with the given ep6.
+    auto register_with = [&](const std::string& ep6) {
+        auto first = b.ask(target_at, method::register_peer, {{"k", key_bytes(target)}});
+        REQUIRE(first);
+        const auto token = *bencode::find_string(first->body, "tok");
+        bencode::dict fields{{"ep6", ep6}};
+        auto sig = target.sign(introducer_service::registration_message(b.node.id(), token, fields));
+        auto reply = b.ask(target_at, method::register_peer,
+                           {{"k", key_bytes(target)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())},
+                            {"ep6", ep6}});
+        REQUIRE(reply);
+        REQUIRE(reply->kind == krpc::message_kind::response);
+    };
+    // The requester's introduce with the given ep6: the reply, and the notice the target got.
+    auto introduce_with = [&](const std::string& ep6) {
+        b.sent_elsewhere.clear();
+        bencode::dict args{{"k", key_bytes(requester)}, {"t", key_bytes(target)}, {"sid", std::string(8, 's')}, {"ep6", ep6}};
+        auto first = b.ask(requester_at, method::introduce, args);
+        REQUIRE(first);
+        args.emplace("tok", *bencode::find_string(first->body, "tok"));
+        auto reply = b.ask(requester_at, method::introduce, args);
+        REQUIRE(reply);
+        REQUIRE(reply->kind == krpc::message_kind::response);
+        std::optional<krpc::message> notice;
+        for (const auto& d : b.sent_elsewhere) {
+            auto decoded = krpc::decode(d.payload);
+            if (auto* m = std::get_if<krpc::message>(&decoded); m && d.to == target_at) notice = *m;
+        }
+        REQUIRE(notice);
+        return std::pair{*reply, *notice};
+    };
+    const auto compact = [](const char* ep) { return krpc::compact_endpoint(*endpoint::parse(ep)); };
+
+    SECTION("global ones travel both ways") {
+        register_with(compact("[2001:db8:1::8]:5000"));
+        auto [reply, notice] = introduce_with(compact("[2001:db8:2::9]:7000"));
+        CHECK(read_ipv6_endpoint(reply.body) == endpoint::parse("[2001:db8:1::8]:5000"));
+        CHECK(read_ipv6_endpoint(notice.body) == endpoint::parse("[2001:db8:2::9]:7000"));
+    }
+    for (const char* bad : {"[fe80::1]:5000", "[fd12::1]:5000", "[::ffff:203.0.113.9]:5000", "[::1]:5000",
+                            "[ff02::1]:5000", "[2001:db8::1]:0"}) {
+        SECTION(std::string("dropped: ") + bad) {
+            register_with(compact(bad));
+            auto [reply, notice] = introduce_with(compact(bad));
+            CHECK_FALSE(reply.body.contains("ep6"));
+            CHECK_FALSE(notice.body.contains("ep6"));
+        }
+    }
+    SECTION("an IPv4 endpoint or garbage in ep6 is dropped") {
+        register_with(compact("203.0.113.99:5000"));
+        auto [reply, notice] = introduce_with(std::string(17, 'x'));
+        CHECK_FALSE(reply.body.contains("ep6"));
+        CHECK_FALSE(notice.body.contains("ep6"));
+    }
+}
