@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
 
     ovl::overlay::overlay_config config;
     config.dht.table.one_node_per_ip = !settings.allow_shared_ip;
+    if (listen_ep.address.is_v6()) config.dht.families = {false, true};
     ovl::cli::apply_storage_budget(settings.dht_storage_bytes, config.dht);
     config.introducer = ovl::cli::introducer_limits_of(settings);
     config.relay = ovl::cli::relay_limits_of(settings);
@@ -220,9 +221,9 @@ int main(int argc, char** argv) {
 
         std::function<void(ovl::timestamp)> report = [&](ovl::timestamp) {
             const auto& dht = node.dht();
-            log->info("routing table: {} nodes; storing {} peers for {} info-hashes; {} queries served; {}; "
+            log->info("routing table: {} nodes, {} IPv6; storing {} peers for {} info-hashes; {} queries served; {}; "
                       "{} registrations held, {} introductions served, {} relay sessions",
-                      dht.table().size(), dht.storage().peer_count(), dht.storage().torrent_count(),
+                      dht.table().size(), dht.table(ovl::ip_family::v6).size(), dht.storage().peer_count(), dht.storage().torrent_count(),
                       queries_served(dht.stats()), to_string(node.profile().verdict),
                       node.introducer().registrations().size(), node.introducer().stats().introductions_ok,
                       node.introducer().relays().stats().sessions_opened);

@@ -37,8 +37,10 @@ std::string prometheus_text(const overlay::overlay_node& node) {
     const auto& i = intro.stats();
     const auto& r = intro.relays().stats();
     writer w;
-    w.one("overlay_dht_routing_table_nodes", "gauge", "DHT nodes in the routing table.",
+    w.one("overlay_dht_routing_table_nodes", "gauge", "DHT nodes in the IPv4 routing table.",
           static_cast<double>(dht.table().size()));
+    w.one("overlay_dht_routing_table_nodes_ipv6", "gauge", "DHT nodes in the IPv6 routing table (BEP 32).",
+          static_cast<double>(dht.table(ip_family::v6).size()));
     w.labelled("overlay_dht_queries_total", "counter", "DHT queries answered, by query type.", "type",
                {{"ping", d.queries_ping},
                 {"find_node", d.queries_find_node},

@@ -374,7 +374,7 @@ int peer_commands::options::connect(const output& out) const {
                 return;
             }
             // Ask once the DHT knows someone: the lookup for the peer's introducers needs a start.
-            if (node.dht().table().size() == 0) return;
+            if (node.dht().table(ip_family::v4).size() + node.dht().table(ip_family::v6).size() == 0) return;
             asked = true;
             overlay::connect_options how;
             how.tcp = tcp;

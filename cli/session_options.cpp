@@ -25,6 +25,8 @@ void session_options::add_to(CLI::App* cmd, const std::string& timeout_help, con
 overlay::overlay_config session_options::config() const {
     overlay::overlay_config c;
     c.dht.table.one_node_per_ip = !allow_shared_ip;
+    // Bound to an IPv6 address: an IPv6-only peer (its bootstrap nodes must be IPv6 ones).
+    if (bind_endpoint().address.is_v6()) c.dht.families = {false, true};
     std::string error;
     for (const auto& text : bootstrap) c.dht.bootstrap.push_back(*parse_endpoint(text, port_rule::required_nonzero, error));
     return c;

@@ -36,9 +36,11 @@ void introducer_client::elect(timestamp now) {
     dht_.find_node(now, dht_id_for(self_.public_key_bytes()), [this](timestamp t, const dht::lookup_result& r) {
         electing_ = false;
         if (!running_) return;
-        candidates_ = r.closest;
+        candidates_.clear();
+        for (const auto& c : r.closest)
+            if (c.ep.address.family() == settings_.family) candidates_.push_back(c);
         // Our own routing table widens the choice when the lookup ended on few overlay nodes.
-        for (const auto& e : dht_.table().closest(dht_.id(), 32)) {
+        for (const auto& e : dht_.table(settings_.family).closest(dht_.id(), 32)) {
             dht::contact c{e.id, e.ep};
             if (std::none_of(candidates_.begin(), candidates_.end(), [&](const auto& x) { return x.id == c.id; }))
                 candidates_.push_back(c);

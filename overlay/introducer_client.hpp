@@ -21,6 +21,10 @@ public:
         std::size_t wanted = 3;
         duration keepalive = std::chrono::seconds(20);
         std::vector<endpoint> lan;
+        // The family registrations run over: IPv4 for a dual-stack peer (the NAT mapping the
+        // keepalives hold open is the IPv4 one; the IPv6 endpoint travels as ep6), IPv6 for
+        // an IPv6-only one. Introducers are elected among nodes of this family.
+        ip_family family = ip_family::v4;
     };
 
     introducer_client(dht::node& dht, const identity& self, settings s, logger_ptr log);

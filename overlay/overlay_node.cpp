@@ -36,17 +36,20 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
       log_(std::move(log)),
       dht_(with_identity(config_.dht, self_), std::move(rng), log_, now),
       mapping_(config_.local),
-      prober_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_),
+      prober_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_,
+              primary_family()),
       prober6_(dht_, config_.dial_back_helpers, config_.dial_back_wait, config_.reachability_interval, log_, ip_family::v6),
       service_(dht_, config_.introducer, config_.relay, config_.registration_ttl, dht_.rng(), log_, now,
                [this] { return serving_; }),
       dial_back_(dht_, [this](outgoing_datagram d) { raw_out_.push_back(std::move(d)); }, log_),
-      client_(dht_, self_, introducer_client::settings{config_.introducers_wanted, config_.keepalive_interval, config_.lan},
+      client_(dht_, self_,
+              introducer_client::settings{config_.introducers_wanted, config_.keepalive_interval, config_.lan,
+                                          primary_family()},
               log_) {
     dht_.set_observed_address_listener([this](timestamp, const endpoint& reporter, const dht::node_id&,
                                               const endpoint& observed) {
-        // Only IPv4 observations say anything about a NAT; IPv6 ones tell our address.
-        if (observed.address.is_v6() || reporter.address.is_v6()) {
+        // A dual-stack peer's NAT is its IPv4 side's; IPv6 observations only tell its address.
+        if (primary_family() == ip_family::v4 && (observed.address.is_v6() || reporter.address.is_v6())) {
             if (observed.address.is_v6() && observed.address.is_global() && config_.local6) observed6_ = observed;
             return;
         }
@@ -139,7 +142,7 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
     } else if (first == tag::dial_back && payload.size() == 9) {
         // A probe from an endpoint we have written to proves nothing about filtering.
         if (!sent_to_.contains(from))
-            (from.address.is_v6() ? prober6_ : prober_).on_probe(now, from, {reinterpret_cast<const char*>(payload.data() + 1), 8},
+            (from.address.family() == primary_family() ? prober_ : prober6_).on_probe(now, from, {reinterpret_cast<const char*>(payload.data() + 1), 8},
                              sent_to_ips_.contains(from.address));
     }
     service_punches(now);

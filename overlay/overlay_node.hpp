@@ -192,6 +192,9 @@ private:
 
     void start_connect(timestamp now, std::shared_ptr<connect_attempt> attempt);
     reachability reach() const;
+    // The family of our first socket: what registrations, introductions and the NAT
+    // verdict are about (IPv4 for a dual-stack peer; its IPv6 side is prober6_ and ep6).
+    ip_family primary_family() const { return config_.dht.families.v4 ? ip_family::v4 : ip_family::v6; }
     void join_dht(timestamp now);
     void maybe_publish_record(timestamp now);
     void update_role(timestamp now);

@@ -119,7 +119,7 @@ dht::query_reply overlay_node::on_introduction(timestamp now, const endpoint& fr
 }
 
 std::optional<endpoint> overlay_node::ipv6_pair(const bencode::dict& d) const {
-    if (!ipv6_endpoint()) return std::nullopt;
+    if (!ipv6_endpoint() && primary_family() != ip_family::v6) return std::nullopt;
     return read_ipv6_endpoint(d);
 }
 
@@ -296,7 +296,11 @@ void overlay_node::start_connect(timestamp now, std::shared_ptr<connect_attempt>
             });
             return;
         }
-        attempt->introducers = r.closest;
+        // The target registered over its primary family (IPv4 unless it is IPv6-only); an
+        // introducer asked over the other would hand it a requester endpoint it may not reach.
+        for (const auto& c : r.closest)
+            if (c.ep.address.family() == primary_family()) attempt->introducers.push_back(c);
+        if (attempt->introducers.empty()) attempt->introducers = r.closest;
         ask_next_introducer(t, attempt);
     });
 }

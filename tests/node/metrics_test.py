@@ -28,7 +28,7 @@ introduction_burst = 1000
 listen = "198.51.100.11:0"
 """
 
-SAMPLE = re.compile(r'^([a-z_]+)(\{([a-z_]+)="([a-z_]+)"\})? (-?[0-9.e+]+)$')
+SAMPLE = re.compile(r'^([a-z_][a-z0-9_]*)(\{([a-z_]+)="([a-z_]+)"\})? (-?[0-9.e+]+)$')
 
 cluster = Cluster(NODE_BIN, CONFIG)
 ok = False
