@@ -26,11 +26,14 @@ Address plan (documentation ranges only for "public" addresses):
                      NAMEhopi at .16k+2(i-1), the next hop (or the router's WAN) at +1
     10.k.0.0/24      LAN of NAT router k (router .1, hosts .2+)
     100.64.k.0/24    inside of the carrier router of cgnat router k (carrier .1, home router .2)
-IPv6 (2001:db8::/32 only; an interface id spells the IPv4 host number in hex digits, so
-198.51.100.11 is 2001:db8:0:1::11 and 10.3.0.2 is 2001:db8:3::2):
-    2001:db8:0:1::/64  internet bridge: public hosts, the transit router, direct v6 routers
-    2001:db8:0:2::/64  edge bridge: transit ::1, v6 routers ::11+
-    2001:db8:k::/64    LAN of v6 router k (router ::1, hosts ::2+), k spelled as in 10.k.0.0
+IPv6 (2001:db8::/32 only; the third group is the IPv4 prefix's first number and the host
+numbers are the IPv4 ones spelled in hex digits, so the plans read alike):
+    2001:db8:198::/48    internet bridge, one link: the node at 198.51.100.N is 2001:db8:198:N::N,
+                         in a /64 of its own (the DHT keeps one node per IPv6 /64, as one
+                         per IPv4 address: one /64 for all would look like one host)
+    2001:db8:203::/64    edge bridge: 203.0.113.N is 2001:db8:203::N (transit ::1, routers ::11+)
+    2001:db8:10:k::/64   LAN of v6 router k: 10.k.0.N is 2001:db8:10:k::N (router ::1, hosts ::2+;
+                         behind a v6 firewall router the same numbers as in its /28)
 Only v6 routers, their hosts, the transit router and public hosts have IPv6 addresses (all
 with nodad); every other node is IPv4-only.
 Every namespace is named ovl-<owner pid>-<tag>-<node>, so parallel runs never collide and
@@ -64,13 +67,13 @@ OPTIONAL_BINARIES = {"overlay-torrent": "examples"}
 INTERNET = ipaddress.ip_network("198.51.100.0/24")
 EDGE = ipaddress.ip_network("203.0.113.0/24")
 FIREWALL_NETS = ipaddress.ip_network("192.0.2.0/24")
-INTERNET6 = ipaddress.ip_network("2001:db8:0:1::/64")
-EDGE6 = ipaddress.ip_network("2001:db8:0:2::/64")
+INTERNET6 = ipaddress.ip_network("2001:db8:198::/48")
+EDGE6 = ipaddress.ip_network("2001:db8:203::/64")
 
 
 def lan6(k):
-    """The IPv6 LAN of router k: 2001:db8:k::/64, k written as in its 10.k.0.0/24."""
-    return ipaddress.ip_network(f"2001:db8:{k}::/64")
+    """The IPv6 LAN of router k: 2001:db8:10:k::/64, k written as in its 10.k.0.0/24."""
+    return ipaddress.ip_network(f"2001:db8:10:{k}::/64")
 
 
 class LabError(Exception):
@@ -319,8 +322,12 @@ class Segment:
         return str(self.net.network_address + n)
 
     def ip6(self, n):
-        # Host 11 is ::11, not ::b, so the two plans read alike.
-        return str(self.net6.network_address + int(str(n), 16)) if self.net6 else ""
+        # Host 11 is ::11, not ::b, so the two plans read alike. On a link wider than a /64
+        # (the internet bridge) every host has a /64 of its own, numbered like the host.
+        if not self.net6:
+            return ""
+        h = int(str(n), 16)
+        return str(self.net6.network_address + h + (h << 64 if self.net6.prefixlen < 64 else 0))
 
 
 @dataclass
@@ -426,7 +433,7 @@ class Lab:
         seg = Segment(ns, bridge, net, first_host, gateway, net6)
         if net6 and gateway:
             seg.gateway6 = seg.ip6(1)   # gateways of dual-stack segments are host 1
-            sh(["ip", "-n", ns, "addr", "add", f"{seg.gateway6}/64", "dev", bridge, "nodad"])
+            sh(["ip", "-n", ns, "addr", "add", f"{seg.gateway6}/{net6.prefixlen}", "dev", bridge, "nodad"])
         self.segments.append(seg)
         return seg
 
@@ -442,7 +449,7 @@ class Lab:
         sh(["ip", "-n", seg.ns, "link", "set", port, "master", seg.bridge, "up"])
         sh(["ip", "-n", ns, "addr", "add", f"{ip}/{seg.net.prefixlen}", "dev", ifname])
         if ip6:
-            sh(["ip", "-n", ns, "addr", "add", f"{ip6}/64", "dev", ifname, "nodad"])
+            sh(["ip", "-n", ns, "addr", "add", f"{ip6}/{seg.net6.prefixlen}", "dev", ifname, "nodad"])
         sh(["ip", "-n", ns, "link", "set", ifname, "up"])
         if seg.gateway:
             sh(["ip", "-n", ns, "route", "add", "default", "via", seg.gateway])
@@ -677,11 +684,11 @@ class Lab:
         return res
 
     def describe(self):
-        rows = [f"{'node':<10} {'role':<8} {'kind':<13} {'address':<15} {'public':<15} {'ipv6':<18} namespace"]
+        rows = [f"{'node':<10} {'role':<8} {'kind':<13} {'address':<15} {'public':<15} {'ipv6':<22} namespace"]
         for n in self.nodes.values():
             if n.role != "internet":
                 rows.append(f"{n.name:<10} {n.role:<8} {n.kind or '-':<13} {n.ip:<15} {n.public_ip:<15} "
-                            f"{n.ip6 or '-':<18} {n.ns}")
+                            f"{n.ip6 or '-':<22} {n.ns}")
         return "\n".join(rows)
 
 
