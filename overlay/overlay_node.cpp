@@ -312,9 +312,9 @@ void overlay_node::tell_introducers_our_nat() {
     // their punch (many-socket or not, predicted ports) on it, and so do we on theirs, so
     // both sides must read the same verdict (punch_verdict, not the raw one).
     const auto p = profile();
-    client_.set_nat_label(to_string(punch_verdict()));
+    client_.set_nat_label(to_string(punch_verdict(p)));
     client_.set_port_delta(p.ports == port_behaviour::sequential ? p.port_delta : 0);
-    client_.set_ipv6_endpoint(ipv6_endpoint());
+    client_.set_ipv6_endpoint(p.ipv6_endpoint);
 }
 
 std::optional<endpoint> overlay_node::ipv6_endpoint() const {

@@ -211,6 +211,7 @@ private:
     std::optional<birthday_probe::role> birthday_role(std::string_view peer_nat, bool peer_predictable) const;
     // Our NAT verdict as told to a peer we punch toward.
     nat_verdict punch_verdict() const;
+    nat_verdict punch_verdict(const nat_profile& p) const;
     void start_punch(timestamp now, const std::string& sid, std::vector<endpoint> candidates, std::vector<endpoint> lan,
                      std::function<void(timestamp, const punch_session&)> done,
                      std::optional<birthday_probe::role> birthday = std::nullopt,

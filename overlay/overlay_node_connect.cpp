@@ -123,9 +123,10 @@ std::optional<endpoint> overlay_node::ipv6_pair(const bencode::dict& d) const {
     return read_ipv6_endpoint(d);
 }
 
-nat_verdict overlay_node::punch_verdict() const {
+nat_verdict overlay_node::punch_verdict() const { return punch_verdict(profile()); }
+
+nat_verdict overlay_node::punch_verdict(const nat_profile& p) const {
     if (config_.udp_blocked) return nat_verdict::udp_blocked;
-    const auto p = profile();
     // A peer that connects right after starting has seen its mapping but not yet finished
     // its dial-back round; a NAT that maps endpoint-independently is a filtering one far
     // more often than not, and the peer plans its punch (many-socket or not) on this.
