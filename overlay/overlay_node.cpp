@@ -87,10 +87,20 @@ void overlay_node::start(timestamp now) {
         join_dht(now);
         return;
     }
+    // Each family's round asks the bootstrap nodes of that family: a helper can only have
+    // probes sent to the address it sees us at.
+    std::vector<endpoint> helpers;
+    std::vector<endpoint> helpers6;
     std::vector<ip_address> contacted;
-    for (const auto& ep : config_.dht.bootstrap) contacted.push_back(ep.address);
+    for (const auto& ep : config_.dht.bootstrap) {
+        contacted.push_back(ep.address);
+        (ep.address.family() == primary_family() ? helpers : helpers6).push_back(ep);
+    }
     dht_.set_read_only(true);
-    prober_.start_round(now, config_.dht.bootstrap, contacted);
+    prober_.start_round(now, helpers, contacted);
+    // IPv6 is tested on its own (a firewall filters it apart), at once where there are
+    // IPv6 bootstrap nodes, else after the join.
+    if (config_.local6 && !helpers6.empty()) prober6_.start_round(now, helpers6, contacted);
 }
 
 void overlay_node::join_dht(timestamp now) {
@@ -106,8 +116,8 @@ void overlay_node::join_dht(timestamp now) {
         // Rounds repeat until conclusive, so a node that joins late (or alone, until
         // others find it) still learns its reachability.
         if (reach() == reachability::unknown) prober_.start_round(t, {}, {});
-        // IPv6 is tested on its own: a firewall in front of the host filters it apart.
-        if (config_.local6 && !config_.assumed_reachability) prober6_.start_round(t, {}, {});
+        if (config_.local6 && !config_.assumed_reachability && prober6_.verdict() == reachability::unknown)
+            prober6_.start_round(t, {}, {});
     });
 }
 
