@@ -8,8 +8,10 @@
 namespace ovl::sim {
 
 namespace {
-// IPv4 + UDP headers, so bandwidth caps see roughly what a wire would carry.
-constexpr std::size_t header_bytes = 28;
+// IP + UDP headers (IPv4 20 or IPv6 40, plus 8), so bandwidth caps see roughly what a
+// wire would carry.
+constexpr std::size_t header_bytes_v4 = 28;
+constexpr std::size_t header_bytes_v6 = 48;
 // Routers between any two sites on the internet: real paths cross 10 to 20, short-TTL
 // opening packets (TTL 5) must die among them.
 constexpr std::uint8_t transit_hops = 8;
@@ -49,6 +51,7 @@ nat_id network::add_nat(const nat_config& config, ip_address outside, const link
     realms_.emplace_back();
     realms_.back().gateway = index;
     nats_.emplace_back(config, outside);
+    firewalls6_.emplace_back();
     nat_nodes_.push_back(index);
     return nat_id{static_cast<std::uint32_t>(nat_nodes_.size() - 1)};
 }
@@ -78,6 +81,56 @@ ip_address network::address(host_id host) const { return host_node(host).address
 
 nat& network::nat_state(nat_id id) { return nats_[nodes_[nat_nodes_.at(id.value)].nat_index]; }
 
+void network::enable_ipv6(nat_id id, const nat_config& firewall) {
+    if (firewall.translate) throw std::invalid_argument("IPv6 has no NAT: the firewall must not translate");
+    auto& slot = firewalls6_[nodes_[nat_nodes_.at(id.value)].nat_index];
+    if (slot) throw std::invalid_argument("IPv6 already enabled on this NAT");
+    slot.emplace(firewall, ip_address{});
+}
+
+nat& network::ipv6_firewall_state(nat_id id) {
+    auto& slot = firewalls6_[nodes_[nat_nodes_.at(id.value)].nat_index];
+    if (!slot) throw std::invalid_argument("IPv6 not enabled on this NAT");
+    return *slot;
+}
+
+void network::add_ipv6(host_id host, ip_address address) {
+    const node& h = host_node(host);
+    if (!address.is_v6() || !address.is_global())
+        throw std::invalid_argument(address.to_string() + " is not a global IPv6 address");
+    if (addresses6_.contains(host.value)) throw std::invalid_argument("host already has an IPv6 address");
+    // The address is a member of every realm from the host's out to the internet: of its
+    // own as the host, of each outer one as the device in front of it. Check all first,
+    // so that a refusal leaves the topology as it was.
+    for (std::uint32_t r = h.realm;; r = nodes_[*realms_[r].gateway].realm) {
+        if (realms_[r].members.contains(address))
+            throw std::invalid_argument("address " + address.to_string() + " already in use");
+        if (!realms_[r].gateway) break;
+        if (!firewalls6_[nodes_[*realms_[r].gateway].nat_index])
+            throw std::invalid_argument("a NAT in front of the host does not forward IPv6 (enable_ipv6)");
+    }
+    std::uint32_t member = host.value;
+    for (std::uint32_t r = h.realm;; r = nodes_[member].realm) {
+        realms_[r].members.insert(address, member);
+        if (!realms_[r].gateway) break;
+        member = *realms_[r].gateway;
+    }
+    addresses6_.emplace(host.value, address);
+}
+
+std::optional<ip_address> network::address6(host_id host) const {
+    host_node(host);
+    auto it = addresses6_.find(host.value);
+    if (it == addresses6_.end()) return std::nullopt;
+    return it->second;
+}
+
+ip_address network::source_for(std::uint32_t host, const ip_address& to) const {
+    if (to.is_v4()) return nodes_[host].address;
+    auto it = addresses6_.find(host);
+    return it == addresses6_.end() ? ip_address::v6({}) : it->second;
+}
+
 udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& core) {
     const node& n = host_node(host);
     auto& ports = nodes_[host.value].udp_ports;
@@ -100,7 +153,7 @@ void network::service(udp_binding& b) {
     const std::uint32_t host = b.host_.value;
     while (auto d = b.core_->poll_transmit()) {
         if (!nodes_[host].alive) continue;
-        endpoint source = b.local_;
+        endpoint source{source_for(host, d->to.address), b.local_.port};
         if (d->from_secondary_port) source.port = secondary_port(source.port);
         else if (d->socket != 0) source.port = extra_port(b, d->socket);
         packet p{protocol::udp, 0, source, d->to, std::move(d->payload)};
@@ -157,7 +210,10 @@ std::uint32_t network::alloc_packet(packet p) {
 
 void network::send(std::uint32_t from_node, packet p) {
     ++stats_.sent;
-    forward(nodes_[from_node].realm, from_node, alloc_packet(std::move(p)));
+    const std::uint32_t slot = alloc_packet(std::move(p));
+    // An IPv6 packet from a host without an IPv6 address: the host has no route for it.
+    if (packets_[slot].src.address.is_unspecified()) return drop(slot, drop_reason::no_route);
+    forward(nodes_[from_node].realm, from_node, slot);
 }
 
 void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot) {
@@ -186,7 +242,8 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
     }
     // Only a realm's members use their access link in it; a gateway reaches its inside
     // without crossing its own uplink.
-    const std::size_t size = packets_[slot].payload.size() + header_bytes;
+    const std::size_t size =
+        packets_[slot].payload.size() + (packets_[slot].dst.address.is_v6() ? header_bytes_v6 : header_bytes_v4);
     std::optional<timestamp> t = now_;
     if (nodes_[from].realm == realm_index)
         t = nodes_[from].access.traverse(*t, size, link::direction::up, rng_);
@@ -249,8 +306,9 @@ void network::arrive(const event& e) {
 
 void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside) {
     const node& gw = nodes_[n];
-    nat& table = nats_[gw.nat_index];
     packet& p = packets_[slot];
+    // IPv6 reaches a device only where enable_ipv6 gave it a firewall (add_ipv6 checks).
+    nat& table = p.dst.address.is_v6() ? *firewalls6_[gw.nat_index] : nats_[gw.nat_index];
     if (!from_inside) {
         // Addressed to the NAT itself: it sees the packet (and may keep state for it)
         // whatever the TTL left; only forwarding it inward uses one up.

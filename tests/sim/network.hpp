@@ -1,5 +1,5 @@
 // The simulated internet: hosts, NATs and firewalls in address realms, links, a virtual
-// clock and one event queue. It drives sans-I/O cores (ovl::datagram_core) bound to UDP
+// clock and one event queue. IPv4, and IPv6 beside it on dual-stack hosts. It drives sans-I/O cores (ovl::datagram_core) bound to UDP
 // ports and a minimal TCP at the NAT level. Deterministic: one seed, no wall clock, no
 // threads; simultaneous events run in the order they were scheduled.
 #pragma once
@@ -54,6 +54,17 @@ public:
 
     ip_address address(host_id host) const;
     nat& nat_state(nat_id id);
+
+    // --- IPv6 (no NAT: global addresses, stateful firewalls) ---------------------------
+    // The NAT's device also forwards IPv6, untranslated, filtered as `firewall` says (its
+    // filtering, timeouts and udp_blocked knobs); throws unless firewall.translate is false.
+    void enable_ipv6(nat_id id, const nat_config& firewall);
+    // Gives the host a global IPv6 address beside its IPv4 one, reachable from the internet
+    // through every device in front of it; each must have IPv6 enabled (else throws).
+    void add_ipv6(host_id host, ip_address address);
+    std::optional<ip_address> address6(host_id host) const;
+    // The IPv6 firewall enable_ipv6 gave the NAT's device.
+    nat& ipv6_firewall_state(nat_id id);
 
     // --- UDP --------------------------------------------------------------------------
     // Throws std::invalid_argument if the port is taken on that host.
@@ -127,6 +138,8 @@ private:
 
     std::uint32_t add_node(node n, ip_address address);
     const node& host_node(host_id host) const;
+    // The host's address of `to`'s family; unspecified if it has none (no route).
+    ip_address source_for(std::uint32_t host, const ip_address& to) const;
     std::uint32_t alloc_packet(packet p);
     void release_packet(std::uint32_t slot) { free_packets_.push_back(slot); }
     void send(std::uint32_t from_node, packet p);
@@ -155,7 +168,11 @@ private:
     std::vector<node> nodes_;
     std::vector<realm> realms_;
     std::vector<nat> nats_;
+    // Beside nats_, same index: the device's IPv6 firewall, if it forwards IPv6.
+    std::vector<std::optional<nat>> firewalls6_;
     std::vector<std::uint32_t> nat_nodes_;
+    // Host node → its IPv6 address (few hosts have one; looked up only for IPv6 sends).
+    std::unordered_map<std::uint32_t, ip_address> addresses6_;
     std::vector<std::unique_ptr<udp_binding>> bindings_;
     std::vector<packet> packets_;
     std::vector<std::uint32_t> free_packets_;
@@ -166,5 +183,11 @@ private:
 };
 
 inline void udp_binding::poke() { net_->poke(*this); }
+
+inline std::optional<endpoint> udp_binding::local6() const {
+    const auto address = net_->address6(host_);
+    if (!address) return std::nullopt;
+    return endpoint{*address, local_.port};
+}
 
 } // namespace ovl::sim

@@ -1,5 +1,7 @@
 #include "sim/site.hpp"
 
+#include <stdexcept>
+
 namespace ovl::sim {
 
 namespace {
@@ -7,9 +9,13 @@ namespace {
 const link_params inside = make_link(duration{});
 } // namespace
 
-site add_site(network& net, address_plan& plan, std::string_view preset, const link_params& access) {
+site add_site(network& net, address_plan& plan, std::string_view preset, const link_params& access,
+              const std::optional<nat_config>& ipv6) {
     if (preset == "mix") preset = sample_mix(net.random());
     const nat_config config = nat_preset(preset); // validates the name first
+    if (ipv6 && preset == "open" &&
+        (ipv6->translate || ipv6->filtering != filtering_behavior::endpoint_independent || ipv6->udp_blocked))
+        throw std::invalid_argument("a public host has no device to firewall its IPv6");
     site s;
     s.preset = std::string(preset);
     if (preset == "open") {
@@ -24,6 +30,11 @@ site add_site(network& net, address_plan& plan, std::string_view preset, const l
     } else {
         s.nat = net.add_nat(config, plan.next_public(), access);
         s.host = net.add_private_host(*s.nat, plan.next_private(), inside);
+    }
+    if (ipv6) {
+        if (s.carrier) net.enable_ipv6(*s.carrier, nat_preset("open"));
+        if (s.nat) net.enable_ipv6(*s.nat, *ipv6);
+        net.add_ipv6(s.host, plan.next_public6());
     }
     return s;
 }

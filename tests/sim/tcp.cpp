@@ -28,7 +28,7 @@ tcp_connection& network::tcp_connect(host_id host, std::uint16_t local_port, con
     const tcp_key key{host.value, local_port, remote};
     if (tcp_by_tuple_.contains(key)) throw std::invalid_argument("TCP 4-tuple already in use");
     tcp_connections_.push_back(std::make_unique<tcp_connection>(
-        *this, host.value, host, endpoint{n.address, local_port}, remote,
+        *this, host.value, host, endpoint{source_for(host.value, remote.address), local_port}, remote,
         tcp_connection::state::syn_sent));
     tcp_connection& c = *tcp_connections_.back();
     tcp_by_tuple_.emplace(key, &c);
@@ -39,7 +39,7 @@ tcp_connection& network::tcp_connect(host_id host, std::uint16_t local_port, con
 void network::send_segment(std::uint32_t host_node, std::uint16_t port, const endpoint& remote,
                            std::uint8_t flags, bytes payload) {
     if (!nodes_[host_node].alive) return;
-    send(host_node, packet{protocol::tcp, flags, endpoint{nodes_[host_node].address, port}, remote,
+    send(host_node, packet{protocol::tcp, flags, endpoint{source_for(host_node, remote.address), port}, remote,
                            std::move(payload)});
 }
 
@@ -47,7 +47,8 @@ void network::deliver_tcp(std::uint32_t n, std::uint32_t slot) {
     // Copy the segment out: callbacks may send, which can grow the packet table.
     const std::uint8_t flags = packets_[slot].flags;
     const endpoint from = packets_[slot].src;
-    const std::uint16_t port = packets_[slot].dst.port;
+    const endpoint to = packets_[slot].dst;
+    const std::uint16_t port = to.port;
     const bool syn = flags & tcp_flag::syn;
     const bool ack = flags & tcp_flag::ack;
     const bool rst = flags & tcp_flag::rst;
@@ -60,7 +61,7 @@ void network::deliver_tcp(std::uint32_t n, std::uint32_t slot) {
             if (log_) log_packet("deliver", packets_[slot]);
             release_packet(slot);
             tcp_connections_.push_back(std::make_unique<tcp_connection>(
-                *this, n, host_id{n}, endpoint{nodes_[n].address, port}, from,
+                *this, n, host_id{n}, to, from,
                 tcp_connection::state::syn_received));
             tcp_connection& c = *tcp_connections_.back();
             c.saw_syn_ = true;

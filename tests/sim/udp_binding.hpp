@@ -27,6 +27,9 @@ public:
     host_id host() const { return host_; }
     // The host's own address and port (a private address behind a NAT).
     const endpoint& local() const { return local_; }
+    // The same port on the host's IPv6 address, if it has one: one binding takes both
+    // families, and each datagram leaves from the address of its destination's family.
+    std::optional<endpoint> local6() const;
     datagram_core& core() const { return *core_; }
 
     // Call after using the core's API directly: sends whatever it queued and re-reads its
