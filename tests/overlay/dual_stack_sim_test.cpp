@@ -1,0 +1,163 @@
+// Dual-stack peers on the simulated internet (issue 11): IPv6 has no NAT, only stateful
+// firewalls, so two peers whose IPv4 NATs defeat punching still meet directly over IPv6;
+// IPv6 candidates race IPv4 ones in the same punch, and a peer without working IPv6 falls
+// back to IPv4. The swarm's public introducers are dual-stack, so the IPv6 DHT has nodes.
+#include "overlay_swarm.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+
+using namespace ovl;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The typical home router's IPv6 side: address-and-port-dependent filtering, unsolicited
+// inbound dropped, replies allowed, RFC 4787 timeouts.
+sim::nat_config home_firewall6() { return sim::nat_preset("firewall"); }
+
+// A network that drops IPv6 UDP both ways, although the host has a global address.
+sim::nat_config blocked6() {
+    auto c = sim::nat_preset("firewall");
+    c.udp_blocked = true;
+    return c;
+}
+
+struct pair_run {
+    sim::network net;
+    test::overlay_swarm swarm;
+    test::overlay_member* a = nullptr;
+    test::overlay_member* b = nullptr;
+    std::optional<overlay::connect_result> result;
+
+    explicit pair_run(std::uint64_t seed)
+        : net(seed), swarm(net, test::overlay_swarm::default_config(), test::public_stack::dual) {
+        swarm.add_introducers(8);
+    }
+    // Both peers behind 25 ms access links with 5 ms of jitter (so the families race);
+    // an IPv6 firewall of nullopt: that peer is IPv4-only.
+    void add(std::string_view a_preset, std::optional<sim::nat_config> a6, std::string_view b_preset,
+             std::optional<sim::nat_config> b6) {
+        a = &add_peer(a_preset, a6);
+        b = &add_peer(b_preset, b6);
+    }
+    test::overlay_member& add_peer(std::string_view preset, const std::optional<sim::nat_config>& firewall6) {
+        const auto access = sim::make_link(25ms, 5ms);
+        return firewall6 ? swarm.add_dual_stack(preset, *firewall6, access) : swarm.add(preset, access);
+    }
+    void connect() { result = swarm.connect(*a, *b, 30s); }
+    // How long until `m` holds a registration with an introducer (nullopt: not in 60 s).
+    std::optional<duration> time_to_register(const test::overlay_member& m) {
+        const bool done = net.run_until([&] { return !m.node->registrations().introducers().empty(); }, net.now() + 60s);
+        if (!done) return std::nullopt;
+        return net.now() - m.joined;
+    }
+};
+
+std::string describe(const pair_run& r) {
+    if (!r.result) return "no result";
+    return std::string(r.result->ok ? "ok" : "failed: " + r.result->error) + ", path " + overlay::to_string(r.result->path) +
+           ", remote " + r.result->remote.to_string();
+}
+
+} // namespace
+
+TEST_CASE("two peers behind symmetric NATs meet directly over IPv6; IPv4 alone is relayed",
+          "[overlay][ipv6][punch]") {
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        INFO("seed " << seed);
+        pair_run dual(seed);
+        dual.add("symmetric", home_firewall6(), "symmetric", home_firewall6());
+        dual.swarm.run_for(8s);
+        dual.connect();
+        INFO("dual-stack: " << describe(dual));
+        REQUIRE(dual.result);
+        CHECK(dual.result->ok);
+        CHECK(dual.result->path == overlay::path_kind::udp);
+        CHECK(dual.result->remote == dual.b->local6);
+        bytes sent(4096);
+        dual.net.random().fill(sent);
+        CHECK(dual.swarm.transfer(*dual.a, dual.result->connection, *dual.b, sent, 20s) == sent);
+        std::printf("seed %llu: dual-stack symmetric pair %s, %.0f ms\n", static_cast<unsigned long long>(seed),
+                    describe(dual).c_str(), to_seconds(dual.result->elapsed) * 1000);
+
+        // Control: the same pair, same seed, with IPv6 off on both peers.
+        pair_run v4(seed);
+        v4.add("symmetric", std::nullopt, "symmetric", std::nullopt);
+        v4.swarm.run_for(8s);
+        v4.connect();
+        INFO("IPv4 only: " << describe(v4));
+        REQUIRE(v4.result);
+        CHECK(v4.result->ok);
+        CHECK(v4.result->path == overlay::path_kind::relay);
+    }
+}
+
+TEST_CASE("two IPv6-firewalled cone peers connect directly and bytes cross intact", "[overlay][ipv6][punch]") {
+    for (std::uint64_t seed = 11; seed <= 13; ++seed) {
+        INFO("seed " << seed);
+        pair_run r(seed);
+        r.add("port-restricted-cone", home_firewall6(), "port-restricted-cone", home_firewall6());
+        r.swarm.run_for(8s);
+        r.connect();
+        INFO(describe(r));
+        REQUIRE(r.result);
+        REQUIRE(r.result->ok);
+        CHECK(r.result->path == overlay::path_kind::udp);
+        // Either family may answer first; it is one of B's own endpoints.
+        CHECK((r.result->remote == r.b->local6 || r.result->remote.address.is_v4()));
+        std::printf("seed %llu: dual-stack cone pair %s\n", static_cast<unsigned long long>(seed), describe(r).c_str());
+        bytes sent(64 * 1024);
+        r.net.random().fill(sent);
+        CHECK(r.swarm.transfer(*r.a, r.result->connection, *r.b, sent, 20s) == sent);
+    }
+}
+
+TEST_CASE("a peer whose IPv6 is blocked falls back to IPv4", "[overlay][ipv6][punch]") {
+    for (std::uint64_t seed = 21; seed <= 23; ++seed) {
+        // The blocked peer connects, then is connected to; both have registered first (see
+        // the next test for how long that takes the blocked one).
+        for (const bool blocked_connects : {true, false}) {
+            INFO("seed " << seed << (blocked_connects ? ", blocked peer connects" : ", blocked peer listens"));
+            pair_run r(seed);
+            r.add("port-restricted-cone", blocked_connects ? blocked6() : home_firewall6(), "port-restricted-cone",
+                  blocked_connects ? home_firewall6() : blocked6());
+            REQUIRE(r.time_to_register(*r.a));
+            REQUIRE(r.time_to_register(*r.b));
+            r.connect();
+            INFO(describe(r));
+            REQUIRE(r.result);
+            CHECK(r.result->ok);
+            CHECK(r.result->path == overlay::path_kind::udp);
+            CHECK(r.result->remote.address.is_v4());
+            // The IPv6 candidate the blocked side cannot use costs the punch nothing.
+            CHECK(to_seconds(r.result->since_introduction) < 0.5);
+            std::printf("seed %llu, blocked peer %s: %s, introduction to stream %.0f ms\n",
+                        static_cast<unsigned long long>(seed), blocked_connects ? "connects" : "listens",
+                        describe(r).c_str(), to_seconds(r.result->since_introduction) * 1000);
+        }
+    }
+}
+
+// Known issue, reported to the core: with its IPv6 blocked, a dual-stack peer starts its
+// introducer election at about 2 s, but the election's lookup reports only after the
+// bootstrap lookup is done, once its IPv6 queries have timed out: it registers after about
+// 11.2 s, where an IPv4-only (or working dual-stack) peer takes about 2.5 s. Broken IPv6 is
+// common enough in the field that it should cost nothing; make this a plain test once fixed.
+TEST_CASE("a dual-stack peer with IPv6 blocked registers as soon as an IPv4-only one", "[overlay][ipv6][!mayfail]") {
+    for (std::uint64_t seed = 21; seed <= 23; ++seed) {
+        INFO("seed " << seed);
+        pair_run v4(seed);
+        v4.add("port-restricted-cone", std::nullopt, "port-restricted-cone", std::nullopt);
+        const auto v4_time = v4.time_to_register(*v4.b);
+        pair_run blocked(seed);
+        blocked.add("port-restricted-cone", std::nullopt, "port-restricted-cone", blocked6());
+        const auto blocked_time = blocked.time_to_register(*blocked.b);
+        REQUIRE(v4_time);
+        REQUIRE(blocked_time);
+        std::printf("seed %llu: registered after %.2f s IPv4-only, %.2f s with IPv6 blocked\n",
+                    static_cast<unsigned long long>(seed), to_seconds(*v4_time), to_seconds(*blocked_time));
+        CHECK(to_seconds(*blocked_time) <= to_seconds(*v4_time) + 0.5);
+    }
+}
