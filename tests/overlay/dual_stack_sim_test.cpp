@@ -133,31 +133,46 @@ TEST_CASE("a peer whose IPv6 is blocked falls back to IPv4", "[overlay][ipv6][pu
             CHECK(r.result->remote.address.is_v4());
             // The IPv6 candidate the blocked side cannot use costs the punch nothing.
             CHECK(to_seconds(r.result->since_introduction) < 0.5);
-            std::printf("seed %llu, blocked peer %s: %s, introduction to stream %.0f ms\n",
+            std::printf("seed %llu, blocked peer %s: %s, %.0f ms (introduction to stream %.0f ms)\n",
                         static_cast<unsigned long long>(seed), blocked_connects ? "connects" : "listens",
-                        describe(r).c_str(), to_seconds(r.result->since_introduction) * 1000);
+                        describe(r).c_str(), to_seconds(r.result->elapsed) * 1000,
+                        to_seconds(r.result->since_introduction) * 1000);
         }
     }
 }
 
-// Known issue, reported to the core: with its IPv6 blocked, a dual-stack peer starts its
-// introducer election at about 2 s, but the election's lookup reports only after the
-// bootstrap lookup is done, once its IPv6 queries have timed out: it registers after about
-// 11.2 s, where an IPv4-only (or working dual-stack) peer takes about 2.5 s. Broken IPv6 is
-// common enough in the field that it should cost nothing; make this a plain test once fixed.
-TEST_CASE("a dual-stack peer with IPv6 blocked registers as soon as an IPv4-only one", "[overlay][ipv6][!mayfail]") {
+// Known issue, reported to the core: a dual-stack peer whose IPv6 is blocked runs its DHT
+// lookups over both families, and they report only once the IPv6 queries have timed out.
+// It starts its introducer election at about 2 s but registers after about 11.2 s (an
+// IPv4-only peer: 2.5 s), and its connect takes about 9.7 s (IPv4-only: 0.8 s). Broken
+// IPv6 is common enough in the field that it should cost nothing; make this a plain test
+// once fixed.
+TEST_CASE("a dual-stack peer with IPv6 blocked joins and connects as fast as an IPv4-only one",
+          "[overlay][ipv6][!mayfail]") {
     for (std::uint64_t seed = 21; seed <= 23; ++seed) {
         INFO("seed " << seed);
-        pair_run v4(seed);
-        v4.add("port-restricted-cone", std::nullopt, "port-restricted-cone", std::nullopt);
-        const auto v4_time = v4.time_to_register(*v4.b);
-        pair_run blocked(seed);
-        blocked.add("port-restricted-cone", std::nullopt, "port-restricted-cone", blocked6());
-        const auto blocked_time = blocked.time_to_register(*blocked.b);
-        REQUIRE(v4_time);
-        REQUIRE(blocked_time);
-        std::printf("seed %llu: registered after %.2f s IPv4-only, %.2f s with IPv6 blocked\n",
-                    static_cast<unsigned long long>(seed), to_seconds(*v4_time), to_seconds(*blocked_time));
-        CHECK(to_seconds(*blocked_time) <= to_seconds(*v4_time) + 0.5);
+        struct timing {
+            double register_s = 0;
+            double connect_s = 0;
+        };
+        auto measure = [&](std::optional<sim::nat_config> a6) {
+            pair_run r(seed);
+            r.add("port-restricted-cone", a6, "port-restricted-cone", home_firewall6());
+            const auto registered = r.time_to_register(*r.a);
+            REQUIRE(registered);
+            REQUIRE(r.time_to_register(*r.b));
+            r.connect();
+            REQUIRE(r.result);
+            REQUIRE(r.result->ok);
+            return timing{to_seconds(*registered), to_seconds(r.result->elapsed)};
+        };
+        const timing v4 = measure(std::nullopt);
+        const timing blocked = measure(blocked6());
+        std::printf("seed %llu: registered after %.2f s IPv4-only, %.2f s with IPv6 blocked; connected in "
+                    "%.2f s and %.2f s\n",
+                    static_cast<unsigned long long>(seed), v4.register_s, blocked.register_s, v4.connect_s,
+                    blocked.connect_s);
+        CHECK(blocked.register_s <= v4.register_s + 0.5);
+        CHECK(blocked.connect_s <= v4.connect_s + 0.5);
     }
 }
