@@ -383,6 +383,11 @@ void node::find_node(timestamp now, const node_id& target, lookup_callback done)
     start_lookup(now, traversal::kind::find_node, target, std::move(done), false, config_.families);
 }
 
+void node::find_node(timestamp now, const node_id& target, lookup_callback done, address_families only) {
+    const address_families families{config_.families.v4 && only.v4, config_.families.v6 && only.v6};
+    start_lookup(now, traversal::kind::find_node, target, std::move(done), false, families);
+}
+
 void node::get_peers(timestamp now, const node_id& info_hash, lookup_callback done) {
     start_lookup(now, traversal::kind::get_peers, info_hash, std::move(done), false, config_.families);
 }

@@ -91,6 +91,9 @@ public:
     // nodes, then fills farther buckets. `done` reports how many nodes we know.
     void bootstrap(timestamp now, std::function<void(timestamp, std::size_t)> done = {});
     void find_node(timestamp now, const node_id& target, lookup_callback done);
+    // The same over some of our families only (a dual-stack overlay peer's introducers are
+    // of one family: waiting for the other's lookup, or its timeouts, gains nothing).
+    void find_node(timestamp now, const node_id& target, lookup_callback done, address_families only);
     void get_peers(timestamp now, const node_id& info_hash, lookup_callback done);
     // Announces `port` (or, with implied_port, the UDP source port) for `info_hash`.
     void announce(timestamp now, const node_id& info_hash, std::uint16_t port, bool implied_port,

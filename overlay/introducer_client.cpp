@@ -36,9 +36,7 @@ void introducer_client::elect(timestamp now) {
     dht_.find_node(now, dht_id_for(self_.public_key_bytes()), [this](timestamp t, const dht::lookup_result& r) {
         electing_ = false;
         if (!running_) return;
-        candidates_.clear();
-        for (const auto& c : r.closest)
-            if (c.ep.address.family() == settings_.family) candidates_.push_back(c);
+        candidates_ = r.closest;
         // Our own routing table widens the choice when the lookup ended on few overlay nodes.
         for (const auto& e : dht_.table(settings_.family).closest(dht_.id(), 32)) {
             dht::contact c{e.id, e.ep};
@@ -49,7 +47,7 @@ void introducer_client::elect(timestamp now) {
             return dht::closer_to(dht_.id(), a.id, b.id);
         });
         fill_slots(t);
-    });
+    }, dht::address_families::of(settings_.family));
 }
 
 std::size_t introducer_client::healthy_slots() const {

@@ -297,13 +297,13 @@ void overlay_node::start_connect(timestamp now, std::shared_ptr<connect_attempt>
             });
             return;
         }
-        // The target registered over its primary family (IPv4 unless it is IPv6-only); an
-        // introducer asked over the other would hand it a requester endpoint it may not reach.
-        for (const auto& c : r.closest)
-            if (c.ep.address.family() == primary_family()) attempt->introducers.push_back(c);
-        if (attempt->introducers.empty()) attempt->introducers = r.closest;
+        attempt->introducers = r.closest;
         ask_next_introducer(t, attempt);
-    });
+    },
+    // Over our primary family only (IPv4 unless IPv6-only): a target registered over its
+    // own, and an introducer asked over the other would hand it an endpoint it may not
+    // reach; nor do we wait on the other family's lookup.
+    dht::address_families::of(primary_family()));
 }
 
 void overlay_node::ask_next_introducer(timestamp now, std::shared_ptr<connect_attempt> attempt) {
