@@ -57,7 +57,8 @@ struct site {
 // in front of it forwards untranslated through a stateful firewall configured by `ipv6`
 // (nat_preset("firewall") is the typical home router, "open" filters nothing; set
 // udp_blocked to block IPv6 UDP); a cgnat site's carrier passes IPv6 unfiltered. An "open"
-// host has no device in front of it, so it takes only an `ipv6` that filters nothing.
+// host has no device in front of it: its IPv6 is as unfiltered as its IPv4, whatever `ipv6`
+// says (so that "mix" works with any `ipv6`).
 site add_site(network& net, address_plan& plan, std::string_view preset,
               const link_params& access = {}, const std::optional<nat_config>& ipv6 = std::nullopt);
 
