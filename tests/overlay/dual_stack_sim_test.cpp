@@ -1,7 +1,7 @@
 // Dual-stack peers on the simulated internet (issue 11): IPv6 has no NAT, only stateful
 // firewalls, so two peers whose IPv4 NATs defeat punching still meet directly over IPv6;
-// IPv6 candidates race IPv4 ones in the same punch, and a peer without working IPv6 falls
-// back to IPv4. The swarm's public introducers are dual-stack, so the IPv6 DHT has nodes.
+// IPv6 candidates race IPv4 ones in the same punch, and a peer without IPv6, or without
+// working IPv6, meets dual-stack ones over IPv4. The swarm's public introducers are dual-stack, so the IPv6 DHT has nodes.
 #include "overlay_swarm.hpp"
 
 #include <catch2/catch.hpp>
@@ -111,6 +111,24 @@ TEST_CASE("two IPv6-firewalled cone peers connect directly and bytes cross intac
         bytes sent(64 * 1024);
         r.net.random().fill(sent);
         CHECK(r.swarm.transfer(*r.a, r.result->connection, *r.b, sent, 20s) == sent);
+    }
+}
+
+TEST_CASE("a dual-stack peer and an IPv4-only one meet over IPv4", "[overlay][ipv6][punch]") {
+    for (std::uint64_t seed = 31; seed <= 33; ++seed) {
+        for (const bool dual_connects : {true, false}) {
+            INFO("seed " << seed << (dual_connects ? ", dual-stack peer connects" : ", IPv4-only peer connects"));
+            pair_run r(seed);
+            r.add("port-restricted-cone", dual_connects ? std::optional(home_firewall6()) : std::nullopt,
+                  "port-restricted-cone", dual_connects ? std::nullopt : std::optional(home_firewall6()));
+            r.swarm.run_for(8s);
+            r.connect();
+            INFO(describe(r));
+            REQUIRE(r.result);
+            CHECK(r.result->ok);
+            CHECK(r.result->path == overlay::path_kind::udp);
+            CHECK(r.result->remote.address.is_v4());
+        }
     }
 }
 
