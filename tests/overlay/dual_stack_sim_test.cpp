@@ -1,7 +1,8 @@
 // Dual-stack peers on the simulated internet (issue 11): IPv6 has no NAT, only stateful
 // firewalls, so two peers whose IPv4 NATs defeat punching still meet directly over IPv6;
 // IPv6 candidates race IPv4 ones in the same punch, and a peer without IPv6, or without
-// working IPv6, meets dual-stack ones over IPv4. The swarm's public introducers are dual-stack, so the IPv6 DHT has nodes.
+// working IPv6, meets dual-stack ones over IPv4. The swarm's public introducers are
+// dual-stack, so the IPv6 DHT has nodes.
 #include "overlay_swarm.hpp"
 
 #include <catch2/catch.hpp>
