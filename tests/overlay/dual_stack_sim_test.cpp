@@ -64,7 +64,7 @@ std::string describe(const pair_run& r) {
 
 } // namespace
 
-TEST_CASE("two peers behind symmetric NATs meet directly over IPv6; IPv4 alone is relayed",
+TEST_CASE("two peers behind symmetric NATs meet directly over IPv6, relayed with IPv4 alone",
           "[overlay][ipv6][punch]") {
     for (std::uint64_t seed = 1; seed <= 5; ++seed) {
         INFO("seed " << seed);

@@ -157,7 +157,7 @@ TEST_CASE("IPv4 through a dual-stack site's NAT is translated as before", "[sim]
     CHECK(s.net.nat_state(*s.client.nat).live_mappings(s.net.now()) == 1);
 }
 
-TEST_CASE("an open IPv6 side takes unsolicited inbound; a blocked one drops all UDP", "[sim][ipv6]") {
+TEST_CASE("an open IPv6 side takes unsolicited inbound, a blocked one drops all UDP", "[sim][ipv6]") {
     SECTION("open, behind a symmetric IPv4 NAT") {
         dual_stack_scene s("symmetric", nat_preset("open"));
         CHECK(s.reaches_client6(s.server, *s.server_binding));
