@@ -68,6 +68,9 @@ struct overlay_config {
     // the peer's; full probes follow `punch_opening_lead` later (the schedule's delay).
     std::uint8_t punch_opening_ttl = 5;
     duration punch_opening_lead = std::chrono::milliseconds(50);
+    // Where both ends have IPv6, an IPv4 answer waits this long for an IPv6 one, which is
+    // preferred (RFC 8305's connection attempt delay; its 100 ms minimum).
+    duration punch_ipv6_grace = std::chrono::milliseconds(100);
     // Many-socket probing (birthday_probe.hpp): its sizes, and how many may run at once
     // (each holds up to `birthday.sockets` file descriptors while it runs).
     birthday_probe::settings birthday;

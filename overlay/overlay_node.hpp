@@ -121,7 +121,8 @@ public:
     // Joins the DHT, then works out reachability and takes the matching role.
     void start(timestamp now);
     // Where both ends have a global IPv6 endpoint, its candidates are punched beside the
-    // IPv4 ones, at once (RFC 8305 style): the first to answer carries the stream.
+    // IPv4 ones, at once; IPv6 is preferred (RFC 8305): an IPv4 answer waits
+    // overlay_config::punch_ipv6_grace for an IPv6 one before it carries the stream.
     void connect(timestamp now, const public_key& target, connect_callback done, connect_options options = {});
     void set_incoming_handler(incoming_handler handler) { incoming_ = std::move(handler); }
     // Only asks the target's introducers for an introduction and reports the candidate

@@ -160,13 +160,14 @@ void overlay_node::start_punch(timestamp now, const std::string& sid, std::vecto
     const auto predicted_from = static_cast<std::ptrdiff_t>(1 + lan.size());
     if (static_cast<std::ptrdiff_t>(candidates.size()) > predicted_from)
         std::rotate(candidates.begin(), candidates.begin() + predicted_from, candidates.end());
-    // IPv6 is punched in the same rounds, first (RFC 8305 prefers it): no NAT rewrites the
+    // IPv6 is punched in the same rounds, first and preferred (RFC 8305): no NAT rewrites the
     // endpoint, so one candidate does — no prediction, no many-socket probing — and its
     // probes leave from the IPv6 socket, taking no port of the IPv4 NAT's sequence.
     if (ipv6) candidates.insert(candidates.begin(), *ipv6);
     punch_entry entry;
     entry.session = std::make_unique<punch_session>(sid, std::move(candidates), now, config_.punch_interval, config_.punch_timeout,
                                                     config_.punch_opening_ttl, config_.punch_opening_lead);
+    if (ipv6) entry.session->prefer_ipv6(config_.punch_ipv6_grace);
     if (birthday) {
         const auto running = std::count_if(punches_.begin(), punches_.end(),
                                            [](const auto& p) { return p.second.session->birthday().has_value(); });

@@ -47,6 +47,19 @@ void punch_session::send_round(std::uint8_t ttl) {
 
 void punch_session::on_reply(timestamp now, const endpoint& from, std::uint16_t socket) {
     if (state_ != state::punching) return;
+    const bool ipv6_pending = std::any_of(candidates_.begin(), candidates_.end(),
+                                          [](const endpoint& c) { return c.address.is_v6(); });
+    if (ipv6_grace_ > duration{} && from.address.is_v4() && ipv6_pending) {
+        if (!held_) {
+            held_.emplace(from, socket);
+            held_until_ = now + ipv6_grace_;
+        }
+        return;
+    }
+    settle(now, from, socket);
+}
+
+void punch_session::settle(timestamp now, const endpoint& from, std::uint16_t socket) {
     state_ = state::succeeded;
     path_ = from;
     path_socket_ = socket;
@@ -60,6 +73,10 @@ void punch_session::on_reply(timestamp now, const endpoint& from, std::uint16_t 
 
 void punch_session::on_timeout(timestamp now) {
     if (state_ != state::punching) return;
+    if (held_ && (now >= held_until_ || now >= deadline_)) {
+        settle(now, held_->first, held_->second);
+        return;
+    }
     if (now >= deadline_) {
         state_ = state::failed;
         finished_ = now;
@@ -83,6 +100,7 @@ std::optional<outgoing_datagram> punch_session::poll_transmit() {
 std::optional<timestamp> punch_session::next_deadline() const {
     if (state_ != state::punching) return std::nullopt;
     auto next = std::min(next_round_, deadline_);
+    if (held_) next = std::min(next, held_until_);
     if (birthday_)
         if (auto b = birthday_->next_deadline()) next = std::min(next, *b);
     return next;

@@ -30,6 +30,9 @@ public:
 
     // Adds many-socket probing to this punch.
     void add_birthday(birthday_probe probe) { birthday_.emplace(std::move(probe)); }
+    // Prefers IPv6 (RFC 8305): an IPv4 reply that comes while an IPv6 candidate is still
+    // unanswered is held for up to `grace`, and an IPv6 reply within it wins instead.
+    void prefer_ipv6(duration grace) { ipv6_grace_ = grace; }
     // A probe or ack for our session arrived from `from`, on local socket `socket`.
     void on_reply(timestamp now, const endpoint& from, std::uint16_t socket = 0);
     void on_timeout(timestamp now);
@@ -53,6 +56,7 @@ public:
 
 private:
     void send_round(std::uint8_t ttl = 0);
+    void settle(timestamp now, const endpoint& from, std::uint16_t socket);
 
     std::string sid_;
     std::vector<endpoint> candidates_;
@@ -65,6 +69,10 @@ private:
     std::optional<endpoint> path_;
     std::uint16_t path_socket_ = 0;
     std::optional<birthday_probe> birthday_;
+    duration ipv6_grace_{};
+    // An IPv4 path held while IPv6 may still answer (prefer_ipv6), and until when.
+    std::optional<std::pair<endpoint, std::uint16_t>> held_;
+    timestamp held_until_{};
     std::vector<outgoing_datagram> outbox_;
     int probes_sent_ = 0;
 };

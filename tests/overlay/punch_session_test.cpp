@@ -172,3 +172,39 @@ TEST_CASE("punch_session: the opening round has a short TTL, full probes follow 
     for (const auto& d : drain(plain)) CHECK(d.ttl == 0);
     CHECK(*plain.next_deadline() == t0 + 100ms);
 }
+
+TEST_CASE("punch_session: an IPv4 answer waits a grace period for IPv6, which is preferred", "[punch_session][ipv6]") {
+    const timestamp t0{1000s};
+    const endpoint cand6 = *endpoint::parse("[2001:db8:1::5]:40000");
+    SECTION("IPv6 answers within the grace: IPv6 wins") {
+        punch_session s(sid, {cand6, cand_public}, t0, 100ms, 5s);
+        s.prefer_ipv6(100ms);
+        drain(s);
+        s.on_reply(t0 + 10ms, cand_public);
+        CHECK(s.current() == punch_session::state::punching);
+        REQUIRE(s.next_deadline());
+        CHECK(*s.next_deadline() <= t0 + 110ms);
+        s.on_reply(t0 + 40ms, cand6);
+        CHECK(s.current() == punch_session::state::succeeded);
+        CHECK(s.path() == cand6);
+    }
+    SECTION("IPv6 stays silent: IPv4 wins when the grace ends") {
+        punch_session s(sid, {cand6, cand_public}, t0, 100ms, 5s);
+        s.prefer_ipv6(100ms);
+        drain(s);
+        s.on_reply(t0 + 10ms, cand_public);
+        s.on_timeout(t0 + 109ms);
+        CHECK(s.current() == punch_session::state::punching);
+        s.on_timeout(t0 + 110ms);
+        CHECK(s.current() == punch_session::state::succeeded);
+        CHECK(s.path() == cand_public);
+        CHECK(s.elapsed() == 110ms);
+    }
+    SECTION("without the preference the first answer wins at once") {
+        punch_session s(sid, {cand6, cand_public}, t0, 100ms, 5s);
+        drain(s);
+        s.on_reply(t0 + 10ms, cand_public);
+        CHECK(s.current() == punch_session::state::succeeded);
+        CHECK(s.path() == cand_public);
+    }
+}
