@@ -1,7 +1,7 @@
 // Dual-stack peers on the simulated internet (issue 11): IPv6 has no NAT, only stateful
 // firewalls, so two peers whose IPv4 NATs defeat punching still meet directly over IPv6;
-// IPv6 candidates race IPv4 ones in the same punch, and a peer without IPv6, or without
-// working IPv6, meets dual-stack ones over IPv4. The swarm's public introducers are
+// IPv6 candidates are punched beside IPv4 ones and preferred, and a peer without IPv6, or
+// without working IPv6, meets dual-stack ones over IPv4. The swarm's public introducers are
 // dual-stack, so the IPv6 DHT has nodes.
 #include "overlay_swarm.hpp"
 
@@ -151,7 +151,8 @@ TEST_CASE("a peer whose IPv6 is blocked falls back to IPv4", "[overlay][ipv6][pu
             CHECK(r.result->ok);
             CHECK(r.result->path == overlay::path_kind::udp);
             CHECK(r.result->remote.address.is_v4());
-            // The IPv6 candidate the blocked side cannot use costs the punch nothing.
+            // The IPv6 candidate the blocked side cannot use costs the punch no more than
+            // the wait for IPv6 (punch_ipv6_grace, 100 ms) after the IPv4 answer.
             CHECK(to_seconds(r.result->since_introduction) < 0.5);
             std::printf("seed %llu, blocked peer %s: %s, %.0f ms (introduction to stream %.0f ms)\n",
                         static_cast<unsigned long long>(seed), blocked_connects ? "connects" : "listens",
