@@ -328,10 +328,10 @@ void overlay_node::tell_introducers_our_nat() {
 }
 
 std::optional<endpoint> overlay_node::ipv6_endpoint() const {
+    // Only once an IPv6 node has answered: IPv6 that is configured but blocked or unrouted
+    // would make every peer we meet wait out punch_ipv6_grace for nothing.
     if (!config_.local6) return std::nullopt;
-    if (observed6_) return observed6_;
-    if (config_.local6->address.is_v6() && config_.local6->address.is_global()) return config_.local6;
-    return std::nullopt;
+    return observed6_;
 }
 
 nat_profile overlay_node::profile() const {
@@ -370,8 +370,7 @@ nat_profile overlay_node::profile() const {
     p.confidence = p.verdict == nat_verdict::unknown ? 0.0 : std::min(mapping_conf, std::max(reach_conf, 0.5));
     if (p.verdict == nat_verdict::udp_blocked) p.confidence = 0.5;
     p.ipv6_endpoint = ipv6_endpoint();
-    // IPv6 counts once an IPv6 node has answered us (and so reported our address).
-    if (p.ipv6_endpoint && (observed6_ || prober6_.verdict() == reachability::reachable))
+    if (p.ipv6_endpoint)
         p.ipv6 = prober6_.verdict() == reachability::reachable ? ipv6_reachability::open : ipv6_reachability::firewalled;
     return p;
 }

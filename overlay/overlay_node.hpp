@@ -151,8 +151,8 @@ public:
 
     nat_profile profile() const;
     // The global IPv6 endpoint peers can punch toward: what IPv6 DHT nodes last reported
-    // seeing (a privacy address the kernel chose, followed as it rotates), else the bound
-    // address if global. nullopt without an IPv6 socket or a global address.
+    // seeing (a privacy address the kernel chose, followed as it rotates). nullopt without
+    // an IPv6 socket, or until an IPv6 node has answered with a global address.
     std::optional<endpoint> ipv6_endpoint() const;
     // The DHT bootstrap lookup has finished, so others' lookups for our id can find us.
     bool in_dht() const { return in_dht_; }
