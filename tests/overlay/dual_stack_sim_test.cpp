@@ -151,9 +151,10 @@ TEST_CASE("a peer whose IPv6 is blocked falls back to IPv4", "[overlay][ipv6][pu
             CHECK(r.result->ok);
             CHECK(r.result->path == overlay::path_kind::udp);
             CHECK(r.result->remote.address.is_v4());
-            // The IPv6 candidate the blocked side cannot use costs the punch no more than
-            // the wait for IPv6 (punch_ipv6_grace, 100 ms) after the IPv4 answer.
-            CHECK(to_seconds(r.result->since_introduction) < 0.5);
+            // The blocked side never heard from an IPv6 node, so it advertises no IPv6
+            // endpoint and nobody waits the IPv6 grace (100 ms) for it: ~217 ms, as IPv4 alone
+            // (with the grace it was ~318 ms).
+            CHECK(to_seconds(r.result->since_introduction) < 0.3);
             std::printf("seed %llu, blocked peer %s: %s, %.0f ms (introduction to stream %.0f ms)\n",
                         static_cast<unsigned long long>(seed), blocked_connects ? "connects" : "listens",
                         describe(r).c_str(), to_seconds(r.result->elapsed) * 1000,
