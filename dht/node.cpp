@@ -244,7 +244,7 @@ void node::consider_querier(timestamp now, const endpoint& from, const node_id& 
 }
 
 bool node::send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
-                      krpc::reply_handler handler, std::optional<node_id> expected) {
+                      krpc::reply_handler handler, std::optional<node_id> expected, duration slow_after) {
     if (outbox_.size() >= config_.max_outbox) {
         ++stats_.dropped_outbox_full;
         return false;
@@ -261,7 +261,7 @@ bool node::send_query(timestamp now, const endpoint& to, const std::string& meth
         }
         handler(t, outcome);
     };
-    auto tid = rpc_.begin(now, to, config_.query_timeout, std::move(wrapped));
+    auto tid = rpc_.begin(now, to, config_.query_timeout, std::move(wrapped), slow_after);
     if (!tid) return false;
     auto query = krpc::message::query(std::move(*tid), method, std::move(args));
     query.read_only = config_.read_only;

@@ -111,7 +111,8 @@ public:
     void add_response_hook(const std::string& method, response_hook hook);
     void set_observed_address_listener(observed_address_listener listener);
     bool send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
-                    krpc::reply_handler handler, std::optional<node_id> expected = std::nullopt) override;
+                    krpc::reply_handler handler, std::optional<node_id> expected = std::nullopt,
+                    duration slow_after = {}) override;
     // A query whose answer nobody waits for (a notice): no transaction is tracked, so a
     // busy introducer's notices cannot exhaust the outstanding-query table.
     void send_notice(const endpoint& to, const std::string& method, bencode::dict args);

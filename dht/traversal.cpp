@@ -38,7 +38,7 @@ void traversal::add_candidate(const std::optional<node_id>& id, const endpoint& 
     // Forget the farthest candidates nobody is waiting on, so memory stays bounded.
     while (candidates_.size() > config_.max_candidates) {
         auto victim = std::find_if(candidates_.rbegin(), candidates_.rend(),
-                                   [](const candidate& x) { return x.st != state::in_flight; });
+                                   [](const candidate& x) { return x.st != state::in_flight && x.st != state::slow; });
         if (victim == candidates_.rend()) break;
         candidates_.erase(std::next(victim).base());
     }
@@ -65,7 +65,7 @@ void traversal::step(timestamp now) {
     std::size_t settled[2] = {0, 0};
     for (auto& c : candidates_) {
         const auto f = index(c.ep);
-        if (c.st == state::failed || settled[f] >= config_.k) continue;
+        if (c.st == state::failed || c.st == state::slow || settled[f] >= config_.k) continue;
         if (c.st == state::answered || c.st == state::in_flight) {
             ++settled[f];
             continue;
@@ -93,7 +93,8 @@ void traversal::step(timestamp now) {
         endpoint ep = c.ep;
         bool sent = sender_.send_query(
             now, ep, name, std::move(args),
-            [self, ep](timestamp t, const krpc::query_outcome& outcome) { self->on_outcome(t, ep, outcome); }, c.id);
+            [self, ep](timestamp t, const krpc::query_outcome& outcome) { self->on_outcome(t, ep, outcome); }, c.id,
+            config_.slow_after);
         if (!sent) {
             c.st = state::failed;
             continue;
@@ -104,12 +105,26 @@ void traversal::step(timestamp now) {
         ++result_.queries;
         ++settled[f];
     }
-    if (in_flight_[0] + in_flight_[1] == 0) finish(now);
+    if (in_flight_[0] + in_flight_[1] == 0 && (slow_ == 0 || result_.responses > 0)) finish(now);
 }
 
 void traversal::on_outcome(timestamp now, const endpoint& ep, const krpc::query_outcome& outcome) {
-    --in_flight_[index(ep)];
+    // Slow candidates are never evicted, so `c` tells which count the query is in.
     auto* c = find(ep);
+    if (outcome.status == krpc::query_status::slow) {
+        if (!c || c->st != state::in_flight) return;
+        c->st = state::slow;
+        --in_flight_[index(ep)];
+        ++slow_;
+        step(now);
+        return;
+    }
+    if (c && c->st == state::slow) {
+        --slow_;
+        c->st = state::in_flight;
+    } else {
+        --in_flight_[index(ep)];
+    }
     if (finished_) return;
     if (outcome.status != krpc::query_status::response) {
         if (outcome.status == krpc::query_status::timeout) ++result_.timeouts;

@@ -4,6 +4,11 @@
 // followed by announce_peer to the nodes it ended on (see node.cpp); putting an item is
 // a get traversal followed by put (see node_items.cpp).
 //
+// A node that has not answered after `slow_after` stops holding one of the alpha slots,
+// so a lookup walks past dead nodes at that pace instead of the full query timeout (the
+// tables of a real DHT hold many); its answer still counts if it comes. Once nothing but
+// such slow queries is outstanding and some node has answered, the lookup ends.
+//
 // A dual-stack lookup runs over both families at once (BEP 32): IPv4 and IPv6 nodes form
 // two separate DHTs that share the id space, so the lookup keeps one candidate list but
 // counts alpha and k per family, ends when the k closest of each family have answered,
@@ -50,6 +55,7 @@ struct traversal_config {
     std::size_t alpha = 3;
     std::size_t max_candidates = 100;
     std::size_t max_peers = 1000;
+    duration slow_after = std::chrono::seconds(1);
 };
 
 class traversal : public std::enable_shared_from_this<traversal> {
@@ -70,7 +76,7 @@ public:
     void start(timestamp now);
 
 private:
-    enum class state { fresh, in_flight, answered, failed };
+    enum class state { fresh, in_flight, slow, answered, failed };
     struct candidate {
         std::optional<node_id> id;
         endpoint ep;
@@ -104,6 +110,8 @@ private:
     timestamp started_{};
     // Per family, indexed by ip_family.
     std::size_t in_flight_[2] = {0, 0};
+    // Queries past slow_after, still waiting for their final outcome.
+    std::size_t slow_ = 0;
     bool finished_ = false;
 };
 

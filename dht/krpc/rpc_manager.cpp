@@ -12,7 +12,7 @@ rpc_manager::rpc_manager(random_source& rng, std::size_t max_outstanding)
     : rng_(rng), max_outstanding_(max_outstanding) {}
 
 std::optional<std::string> rpc_manager::begin(timestamp now, const endpoint& to, duration timeout,
-                                              reply_handler handler) {
+                                              reply_handler handler, duration slow_after) {
     if (pending_.size() >= max_outstanding_) return std::nullopt;
     std::uint16_t tid;
     do {
@@ -21,6 +21,7 @@ std::optional<std::string> rpc_manager::begin(timestamp now, const endpoint& to,
     auto sequence = next_sequence_++;
     pending_.emplace(tid, pending_query{to, now, now + timeout, std::move(handler), sequence});
     deadlines_.push({now + timeout, tid, sequence});
+    if (slow_after > duration::zero() && slow_after < timeout) deadlines_.push({now + slow_after, tid, sequence, true});
     return tid_bytes(tid);
 }
 
@@ -43,15 +44,32 @@ bool rpc_manager::on_reply(timestamp now, const endpoint& from, const message& r
 }
 
 void rpc_manager::on_timeout(timestamp now) {
+    // Handlers run after the heap is drained: they may begin new queries.
     std::vector<pending_query> expired;
+    std::vector<std::pair<std::uint16_t, std::uint64_t>> slow;
     while (!deadlines_.empty() && deadlines_.top().deadline <= now) {
         auto top = deadlines_.top();
         deadlines_.pop();
         auto it = pending_.find(top.tid);
         // A reused id carries a different sequence number: that entry is a newer query.
         if (it == pending_.end() || it->second.sequence != top.sequence) continue;
+        if (top.slow) {
+            slow.emplace_back(top.tid, top.sequence);
+            continue;
+        }
         expired.push_back(std::move(it->second));
         pending_.erase(it);
+    }
+    for (auto [tid, sequence] : slow) {
+        // An earlier handler may have ended the query or reused its id.
+        auto it = pending_.find(tid);
+        if (it == pending_.end() || it->second.sequence != sequence) continue;
+        query_outcome outcome;
+        outcome.status = query_status::slow;
+        outcome.remote = it->second.to;
+        outcome.round_trip = now - it->second.sent;
+        auto handler = it->second.handler;
+        handler(now, outcome);
     }
     for (auto& q : expired) {
         query_outcome outcome;

@@ -18,12 +18,14 @@
 
 namespace ovl::krpc {
 
-enum class query_status { response, error, timeout };
+// `slow` is provisional: the query asked for it (begin's `slow_after`) and has had no reply
+// for that long; the handler runs once more with the final outcome.
+enum class query_status { response, error, timeout, slow };
 
 struct query_outcome {
     query_status status = query_status::timeout;
     endpoint remote;
-    // The reply (response or error); null on timeout.
+    // The reply (response or error); null on timeout and slow.
     const message* reply = nullptr;
     duration round_trip{};
 };
@@ -35,12 +37,14 @@ public:
     explicit rpc_manager(random_source& rng, std::size_t max_outstanding = 4096);
 
     // Registers a query to `to` and returns its transaction id, or nullopt when too many
-    // queries are outstanding (the caller must not send it).
-    std::optional<std::string> begin(timestamp now, const endpoint& to, duration timeout, reply_handler handler);
+    // queries are outstanding (the caller must not send it). A positive `slow_after`
+    // below `timeout` also reports the query as slow once, after that long unanswered.
+    std::optional<std::string> begin(timestamp now, const endpoint& to, duration timeout, reply_handler handler,
+                                     duration slow_after = {});
     // Pairs a response or error with its query and runs the handler. False when no query
     // matches: unsolicited, late, or from another endpoint than the one we asked.
     bool on_reply(timestamp now, const endpoint& from, const message& reply);
-    // Expires every query whose deadline is at or before `now`.
+    // Expires every query whose deadline is at or before `now`, and reports the slow ones.
     void on_timeout(timestamp now);
     std::optional<timestamp> next_deadline() const;
     std::size_t outstanding() const { return pending_.size(); }
@@ -57,6 +61,7 @@ private:
         timestamp deadline;
         std::uint16_t tid;
         std::uint64_t sequence;
+        bool slow = false;
         bool operator>(const deadline_entry& o) const { return deadline > o.deadline; }
     };
 

@@ -58,3 +58,38 @@ TEST_CASE("outstanding queries are capped", "[rpc]") {
     for (int i = 0; i < 4; ++i) CHECK(rpc.begin(t0, peer, 1s, [](timestamp, const query_outcome&) {}));
     CHECK_FALSE(rpc.begin(t0, peer, 1s, [](timestamp, const query_outcome&) {}));
 }
+
+TEST_CASE("a query that asked for it is reported slow once, then answered or timed out", "[rpc]") {
+    random_source rng(4);
+    rpc_manager rpc(rng);
+    timestamp t0{1000s};
+    auto peer = *endpoint::parse("192.0.2.1:1000");
+    std::vector<query_status> seen;
+    auto record = [&](timestamp, const query_outcome& o) { seen.push_back(o.status); };
+    auto answered = rpc.begin(t0, peer, 3s, record, 1s);
+    rpc.begin(t0, peer, 3s, record, 1s);
+    // Without slow_after (or with one not below the timeout) nothing is provisional.
+    rpc.begin(t0, peer, 3s, record);
+    rpc.begin(t0, peer, 3s, record, 3s);
+    REQUIRE(rpc.next_deadline() == t0 + 1s);
+    rpc.on_timeout(t0 + 1s);
+    CHECK(seen == std::vector{query_status::slow, query_status::slow});
+    CHECK(rpc.outstanding() == 4);
+    // A slow query still takes its reply.
+    CHECK(rpc.on_reply(t0 + 2s, peer, message::response(*answered, {})));
+    rpc.on_timeout(t0 + 3s);
+    CHECK(seen == std::vector{query_status::slow, query_status::slow, query_status::response, query_status::timeout,
+                              query_status::timeout, query_status::timeout});
+    CHECK(rpc.outstanding() == 0);
+}
+
+TEST_CASE("a query past both deadlines at once only times out", "[rpc]") {
+    random_source rng(5);
+    rpc_manager rpc(rng);
+    timestamp t0{1000s};
+    std::vector<query_status> seen;
+    rpc.begin(t0, *endpoint::parse("192.0.2.1:1000"), 3s, [&](timestamp, const query_outcome& o) { seen.push_back(o.status); },
+              1s);
+    rpc.on_timeout(t0 + 5s);
+    CHECK(seen == std::vector{query_status::timeout});
+}
