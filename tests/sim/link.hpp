@@ -27,33 +27,38 @@ inline link_params make_link(duration latency, duration jitter = {}, double loss
     return link_params{latency, jitter, loss, bandwidth};
 }
 
+// Stored compactly (48 bytes) because a hop reads the links of both ends; a bandwidth of 0
+// means no cap.
 class link {
 public:
     enum class direction { up, down };
 
     link() = default;
-    explicit link(const link_params& params) : params_(params) {}
+    explicit link(const link_params& params)
+        : latency_(params.latency), jitter_(params.jitter), loss_(params.loss),
+          bandwidth_(params.bandwidth.value_or(0)) {}
 
     // When a packet of `size` bytes entering at `t` leaves the far end, or nullopt when lost.
     std::optional<timestamp> traverse(timestamp t, std::size_t size, direction dir,
                                       random_source& rng) {
-        if (params_.loss > 0 && rng.unit() < params_.loss) return std::nullopt;
-        if (params_.bandwidth) {
+        if (loss_ > 0 && rng.unit() < loss_) return std::nullopt;
+        if (bandwidth_ != 0) {
             timestamp& busy = dir == direction::up ? busy_up_ : busy_down_;
             if (busy > t) t = busy;
-            t += duration(static_cast<duration::rep>(size * 1'000'000'000ULL / *params_.bandwidth));
+            t += duration(static_cast<duration::rep>(size * 1'000'000'000ULL / bandwidth_));
             busy = t;
         }
-        t += params_.latency;
-        if (params_.jitter.count() > 0)
-            t += duration(static_cast<duration::rep>(rng.uniform(static_cast<std::uint64_t>(params_.jitter.count()))));
+        t += latency_;
+        if (jitter_.count() > 0)
+            t += duration(static_cast<duration::rep>(rng.uniform(static_cast<std::uint64_t>(jitter_.count()))));
         return t;
     }
 
-    const link_params& params() const { return params_; }
-
 private:
-    link_params params_;
+    duration latency_ = link_params{}.latency;
+    duration jitter_{};
+    double loss_ = 0.0;
+    std::uint64_t bandwidth_ = 0;
     timestamp busy_up_{};
     timestamp busy_down_{};
 };

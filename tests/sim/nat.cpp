@@ -4,12 +4,6 @@
 
 namespace ovl::sim {
 
-std::size_t nat::flow_key_hash::operator()(const flow_key& k) const noexcept {
-    endpoint_hash h;
-    std::size_t x = h(k.a) * 0x9e3779b97f4a7c15ULL ^ h(k.b);
-    return x ^ (static_cast<std::size_t>(k.proto) << 1 | static_cast<std::size_t>(k.exact));
-}
-
 nat::nat(const nat_config& config, ip_address external_ip)
     : config_(config), external_ip_(external_ip) {}
 
@@ -29,11 +23,10 @@ duration nat::timeout(protocol proto, const mapping& m) const {
     return m.established ? config_.tcp_established_timeout : config_.tcp_transitory_timeout;
 }
 
-nat::mapping* nat::find(const std::unordered_map<flow_key, std::uint32_t, flow_key_hash>& index,
-                        const flow_key& key, timestamp now) {
-    auto it = index.find(key);
-    if (it == index.end()) return nullptr;
-    const std::uint32_t id = it->second;
+nat::mapping* nat::find(const flow_index& index, const flow_key& key, timestamp now) {
+    const std::uint32_t* found = index.find(key);
+    if (!found) return nullptr;
+    const std::uint32_t id = *found;
     if (now >= mappings_[id].expires) {
         remove(id);
         return nullptr;
@@ -79,10 +72,11 @@ void nat::remove(std::uint32_t id) {
 bool nat::tuple_held(timestamp now, protocol proto, const endpoint& external,
                      const endpoint& remote) {
     if (held_tuples_.empty()) return false;
-    auto it = held_tuples_.find(flow_key{proto, true, external, remote});
-    if (it == held_tuples_.end()) return false;
-    if (now < it->second) return true;
-    held_tuples_.erase(it);
+    const flow_key key{proto, true, external, remote};
+    const timestamp* until = held_tuples_.find(key);
+    if (!until) return false;
+    if (now < *until) return true;
+    held_tuples_.erase(key);
     return false;
 }
 
@@ -130,14 +124,14 @@ void nat::permit(timestamp now, protocol proto, mapping& m, const endpoint& remo
     case filtering_behavior::address_dependent:
         m.address_permits[remote.address] = until;
         if (m.address_permits.size() > m.prune_at) {
-            std::erase_if(m.address_permits, [&](const auto& p) { return p.second <= now; });
+            m.address_permits.erase_if([&](const ip_address&, timestamp expiry) { return expiry <= now; });
             m.prune_at = std::max<std::size_t>(64, 2 * m.address_permits.size());
         }
         return;
     case filtering_behavior::address_and_port_dependent:
         m.endpoint_permits[remote] = until;
         if (m.endpoint_permits.size() > m.prune_at) {
-            std::erase_if(m.endpoint_permits, [&](const auto& p) { return p.second <= now; });
+            m.endpoint_permits.erase_if([&](const endpoint&, timestamp expiry) { return expiry <= now; });
             m.prune_at = std::max<std::size_t>(64, 2 * m.endpoint_permits.size());
         }
         return;
@@ -148,12 +142,12 @@ bool nat::permitted(timestamp now, const mapping& m, const endpoint& remote) con
     switch (config_.filtering) {
     case filtering_behavior::endpoint_independent: return true;
     case filtering_behavior::address_dependent: {
-        auto it = m.address_permits.find(remote.address);
-        return it != m.address_permits.end() && now < it->second;
+        const timestamp* until = m.address_permits.find(remote.address);
+        return until && now < *until;
     }
     case filtering_behavior::address_and_port_dependent: {
-        auto it = m.endpoint_permits.find(remote);
-        return it != m.endpoint_permits.end() && now < it->second;
+        const timestamp* until = m.endpoint_permits.find(remote);
+        return until && now < *until;
     }
     }
     return false;
@@ -239,7 +233,7 @@ std::size_t nat::live_mappings(timestamp now) const {
 void nat::sweep(timestamp now) {
     for (std::uint32_t id = 0; id < mappings_.size(); ++id)
         if (mappings_[id].live && now >= mappings_[id].expires) remove(id);
-    std::erase_if(held_tuples_, [&](const auto& t) { return t.second <= now; });
+    held_tuples_.erase_if([&](const flow_key&, timestamp until) { return until <= now; });
     sweep_at_ = std::max<std::size_t>(1024, 2 * live_count_);
 }
 

@@ -3,6 +3,7 @@
 // unsolicited inbound packets. Pure state: the network calls it when a packet crosses.
 #pragma once
 
+#include "sim/flat_map.hpp"
 #include "sim/nat_config.hpp"
 #include "sim/packet.hpp"
 
@@ -12,7 +13,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 namespace ovl::sim {
@@ -51,8 +51,18 @@ private:
         friend bool operator==(const flow_key&, const flow_key&) = default;
     };
     struct flow_key_hash {
-        std::size_t operator()(const flow_key& k) const noexcept;
+        std::uint64_t operator()(const flow_key& k) const {
+            return mix64(hash_of(k.a) * 0x9e3779b97f4a7c15ULL ^ hash_of(k.b) ^
+                         (static_cast<std::uint64_t>(k.proto) << 1 | static_cast<std::uint64_t>(k.exact)));
+        }
     };
+    struct endpoint_key_hash {
+        std::uint64_t operator()(const endpoint& e) const { return hash_of(e); }
+    };
+    struct address_key_hash {
+        std::uint64_t operator()(const ip_address& a) const { return hash_of(a); }
+    };
+    using flow_index = flat_map<flow_key, std::uint32_t, flow_key_hash>;
     struct mapping {
         flow_key key;
         endpoint internal;
@@ -63,15 +73,14 @@ private:
         bool established = false;
         bool live = false;
         // Remote → time its permission lapses; which one is used depends on the filter.
-        std::unordered_map<endpoint, timestamp, endpoint_hash> endpoint_permits;
-        std::unordered_map<ip_address, timestamp, ip_address_hash> address_permits;
+        flat_map<endpoint, timestamp, endpoint_key_hash> endpoint_permits;
+        flat_map<ip_address, timestamp, address_key_hash> address_permits;
         std::size_t prune_at = 64;
     };
 
     endpoint remote_key(const endpoint& dst) const;
     duration timeout(protocol proto, const mapping& m) const;
-    mapping* find(const std::unordered_map<flow_key, std::uint32_t, flow_key_hash>& index,
-                  const flow_key& key, timestamp now);
+    mapping* find(const flow_index& index, const flow_key& key, timestamp now);
     mapping& create(timestamp now, const flow_key& key, const endpoint& src, std::uint16_t port);
     void remove(std::uint32_t id);
     std::optional<std::uint16_t> allocate_port(timestamp now, protocol proto, const endpoint& src,
@@ -93,10 +102,10 @@ private:
     std::size_t sweep_at_ = 1024;
     std::size_t exact_count_ = 0;
     std::uint32_t next_sequential_ = 0;
-    std::unordered_map<flow_key, std::uint32_t, flow_key_hash> by_flow_;
-    std::unordered_map<flow_key, std::uint32_t, flow_key_hash> by_external_;
+    flow_index by_flow_;
+    flow_index by_external_;
     // Conntrack entries created by unsolicited inbound packets: (external, remote) → expiry.
-    std::unordered_map<flow_key, timestamp, flow_key_hash> held_tuples_;
+    flat_map<flow_key, timestamp, flow_key_hash> held_tuples_;
 };
 
 } // namespace ovl::sim

@@ -23,20 +23,20 @@ network::network(std::uint64_t seed) : rng_(seed) {
 
 network::~network() = default;
 
-std::uint32_t network::add_node(node n, ip_address address) {
+std::uint32_t network::add_node(const node& n, ip_address address) {
     auto& members = realms_[n.realm].members;
     const auto index = static_cast<std::uint32_t>(nodes_.size());
     if (!members.insert(address, index))
         throw std::invalid_argument("address " + address.to_string() + " already in use");
-    n.address = address;
-    nodes_.push_back(std::move(n));
+    nodes_.push_back(n);
+    addresses_.push_back(address);
     return index;
 }
 
 host_id network::add_public_host(ip_address address, const link_params& params) {
     node n;
     n.access = link(params);
-    return host_id{add_node(std::move(n), address)};
+    return host_id{add_node(n, address)};
 }
 
 nat_id network::add_nat(const nat_config& config, ip_address outside, const link_params& params,
@@ -47,7 +47,7 @@ nat_id network::add_nat(const nat_config& config, ip_address outside, const link
     n.inner_realm = static_cast<std::uint32_t>(realms_.size());
     n.nat_index = static_cast<std::uint32_t>(nats_.size());
     n.access = link(params);
-    const std::uint32_t index = add_node(std::move(n), outside);
+    const std::uint32_t index = add_node(n, outside);
     realms_.emplace_back();
     realms_.back().gateway = index;
     nats_.emplace_back(config, outside);
@@ -61,7 +61,7 @@ host_id network::add_private_host(nat_id inside, ip_address address, const link_
     node n;
     n.realm = nodes_[gateway].inner_realm;
     n.access = link(params);
-    const std::uint32_t index = add_node(std::move(n), address);
+    const std::uint32_t index = add_node(n, address);
     // A firewall does not translate: the outside reaches the host's own address through it.
     if (!nats_[nodes_[gateway].nat_index].config().translate) {
         auto& outer = realms_[nodes_[gateway].realm].members;
@@ -77,7 +77,10 @@ const network::node& network::host_node(host_id host) const {
     return n;
 }
 
-ip_address network::address(host_id host) const { return host_node(host).address; }
+ip_address network::address(host_id host) const {
+    host_node(host);
+    return addresses_[host.value];
+}
 
 nat& network::nat_state(nat_id id) { return nats_[nodes_[nat_nodes_.at(id.value)].nat_index]; }
 
@@ -126,21 +129,20 @@ std::optional<ip_address> network::address6(host_id host) const {
 }
 
 ip_address network::source_for(std::uint32_t host, const ip_address& to) const {
-    if (to.is_v4()) return nodes_[host].address;
+    if (to.is_v4()) return addresses_[host];
     auto it = addresses6_.find(host);
     return it == addresses6_.end() ? ip_address::v6({}) : it->second;
 }
 
 udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& core) {
-    const node& n = host_node(host);
-    auto& ports = nodes_[host.value].udp_ports;
-    if (std::any_of(ports.begin(), ports.end(), [&](const auto& p) { return p.port == port; }))
-        throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port,
-                                                n.address.to_string()));
+    const ip_address address = network::address(host);
+    if (ports_.contains(port_key(host.value, port)))
+        throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port, address.to_string()));
     const auto index = static_cast<std::uint32_t>(bindings_.size());
-    bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{n.address, port}, core, index));
-    ports.push_back({port, index, 0});
+    bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{address, port}, core, index));
+    ports_[port_key(host.value, port)] = {index, 0};
     udp_binding& b = *bindings_.back();
+    b.ports_.push_back({0, port});
     service(b);
     return b;
 }
@@ -161,8 +163,10 @@ void network::service(udp_binding& b) {
         send(host, std::move(p));
     }
     while (auto released = b.core_->poll_released_socket()) {
-        auto& ports = nodes_[host].udp_ports;
-        std::erase_if(ports, [&](const bound_port& p) { return p.binding == b.index_ && p.socket == *released; });
+        auto it = std::find_if(b.ports_.begin(), b.ports_.end(), [&](const auto& p) { return p.socket == *released; });
+        if (it == b.ports_.end()) continue;
+        ports_.erase(port_key(host, it->port));
+        b.ports_.erase(it);
     }
     const std::optional<timestamp> deadline = b.core_->next_deadline();
     if (deadline == b.scheduled_) return;
@@ -174,12 +178,13 @@ void network::service(udp_binding& b) {
 // Extra sockets get the lowest free port from 49152 up, like a kernel's ephemeral range
 // (deterministic, so a seed replays a run exactly).
 std::uint16_t network::extra_port(udp_binding& b, std::uint16_t socket) {
-    auto& ports = nodes_[b.host_.value].udp_ports;
-    for (const auto& p : ports)
-        if (p.binding == b.index_ && p.socket == socket) return p.port;
+    for (const auto& p : b.ports_)
+        if (p.socket == socket) return p.port;
     for (std::uint32_t port = 49152; port <= 65535; ++port) {
-        if (std::none_of(ports.begin(), ports.end(), [&](const bound_port& p) { return p.port == port; })) {
-            ports.push_back({static_cast<std::uint16_t>(port), b.index_, socket});
+        const std::uint64_t key = port_key(b.host_.value, static_cast<std::uint16_t>(port));
+        if (!ports_.contains(key)) {
+            ports_[key] = {b.index_, socket};
+            b.ports_.push_back({socket, static_cast<std::uint16_t>(port)});
             return static_cast<std::uint16_t>(port);
         }
     }
@@ -344,21 +349,21 @@ void network::arrive_at_host(std::uint32_t n, std::uint32_t slot) {
 }
 
 void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
-    const auto& ports = nodes_[n].udp_ports;
-    const std::uint16_t port = packets_[slot].dst.port;
-    auto it = std::find_if(ports.begin(), ports.end(), [&](const auto& p) { return p.port == port; });
-    if (it == ports.end()) return drop(slot, drop_reason::no_listener);
+    const bound_port* bound = ports_.find(port_key(n, packets_[slot].dst.port));
+    if (!bound) return drop(slot, drop_reason::no_listener);
+    // Copied: the core's calls may bind ports, which can move the table's entries.
+    const bound_port port = *bound;
     ++stats_.delivered;
     if (log_) log_packet("deliver", packets_[slot]);
     // Take the payload out first: the core's calls may grow the packet table.
     const endpoint from = packets_[slot].src;
     const bytes payload = std::move(packets_[slot].payload);
     release_packet(slot);
-    udp_binding& b = *bindings_[it->binding];
-    if (it->socket == 0)
+    udp_binding& b = *bindings_[port.binding];
+    if (port.socket == 0)
         b.core_->on_datagram(now_, from, payload);
     else
-        b.core_->on_extra_datagram(now_, it->socket, from, payload);
+        b.core_->on_extra_datagram(now_, port.socket, from, payload);
     service(b);
 }
 

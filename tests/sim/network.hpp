@@ -6,6 +6,7 @@
 
 #include "sim/address_table.hpp"
 #include "sim/event_queue.hpp"
+#include "sim/flat_map.hpp"
 #include "sim/ids.hpp"
 #include "sim/link.hpp"
 #include "sim/nat.hpp"
@@ -108,19 +109,25 @@ private:
     // A UDP port of a host: the binding whose core owns it, and which of the core's
     // sockets it is (0: its own; n >= 1: extra socket n, see outgoing_datagram::socket).
     struct bound_port {
-        std::uint16_t port = 0;
         std::uint32_t binding = 0;
         std::uint16_t socket = 0;
     };
-    struct node {
-        bool is_nat = false;
-        bool alive = true;
+    // (host node, port) as one key of ports_.
+    static std::uint64_t port_key(std::uint32_t node, std::uint16_t port) {
+        return std::uint64_t{node} << 16 | port;
+    }
+    struct port_key_hash {
+        std::uint64_t operator()(std::uint64_t key) const { return mix64(key); }
+    };
+    // What a hop reads about a host or NAT, in one cache line; addresses and bound ports
+    // live apart (addresses_, ports_).
+    struct alignas(64) node {
         std::uint32_t realm = 0;
         std::uint32_t inner_realm = 0;
         std::uint32_t nat_index = 0;
-        ip_address address;
+        bool is_nat = false;
+        bool alive = true;
         link access;
-        std::vector<bound_port> udp_ports;
     };
     struct realm {
         address_table members;
@@ -136,7 +143,7 @@ private:
         std::size_t operator()(const tcp_key& k) const noexcept;
     };
 
-    std::uint32_t add_node(node n, ip_address address);
+    std::uint32_t add_node(const node& n, ip_address address);
     const node& host_node(host_id host) const;
     // The host's address of `to`'s family; unspecified if it has none (no route).
     ip_address source_for(std::uint32_t host, const ip_address& to) const;
@@ -166,6 +173,9 @@ private:
     std::function<void(std::string_view)> log_;
 
     std::vector<node> nodes_;
+    std::vector<ip_address> addresses_;
+    // Every bound UDP port of every host, looked up once per delivered datagram.
+    flat_map<std::uint64_t, bound_port, port_key_hash> ports_;
     std::vector<realm> realms_;
     std::vector<nat> nats_;
     // Beside nats_, same index: the device's IPv6 firewall, if it forwards IPv6.

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace ovl::sim {
 
@@ -47,6 +48,12 @@ private:
     // The deadline the queued timer event stands for; events of older generations are stale.
     std::optional<timestamp> scheduled_;
     std::uint32_t timer_generation_ = 0;
+    // The ports of the core's sockets: socket 0 on local_.port, extra sockets as opened.
+    struct socket_port {
+        std::uint16_t socket = 0;
+        std::uint16_t port = 0;
+    };
+    std::vector<socket_port> ports_;
 };
 
 } // namespace ovl::sim
