@@ -44,9 +44,9 @@ void overlay_session::open_ipv6(overlay::overlay_config& config, const ipv6_sock
             return;
         }
     }
+    // Bound to [::], the address stays unspecified: what IPv6 DHT nodes report seeing is
+    // what the node advertises (overlay_node::ipv6_endpoint).
     local6_ = driver_.local_endpoint(ip_family::v6);
-    if (local6_->address.is_unspecified())
-        if (auto source = global_ipv6_source(config.dht.bootstrap)) local6_->address = *source;
     config.local6 = local6_;
     config.dht.families = {true, true};
 }

@@ -74,7 +74,7 @@ insert_result routing_table::on_reply(timestamp now, const node_id& id, const en
     }
     if (ip_taken_by_other(id, ep)) return insert_result::rejected;
 
-    node_entry entry{id, ep, now, 0, round_trip};
+    node_entry entry{id, ep, now, 0, round_trip, now};
     if (b.live.size() < config_.bucket_size) {
         add_live(b, std::move(entry));
         b.last_changed = now;

@@ -23,6 +23,8 @@ struct node_entry {
     // Consecutive queries that got no answer; reset by any reply.
     int failed_queries = 0;
     duration round_trip{};
+    // When it first answered us: a node up for long is likely to stay up (Kademlia §2.2).
+    timestamp first_seen{};
 };
 
 struct routing_table_config {

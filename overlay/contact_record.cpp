@@ -17,8 +17,9 @@ bencode::list endpoints_of(const std::vector<endpoint>& eps) {
 
 enum class scope { global, lan };
 
+// Neither test admits IPv4-mapped IPv6 addresses (::ffff:0:0/96 lies outside 2000::/3).
 bool allowed(const endpoint& ep, scope where) {
-    if (ep.port == 0 || ep.address.is_v4_mapped()) return false;
+    if (ep.port == 0) return false;
     if (where == scope::global) return ep.address.is_global();
     return ep.address.is_private() || ep.address.is_shared();
 }

@@ -4,6 +4,7 @@
 #include "overlay/methods.hpp"
 #include "overlay/wire_tags.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace ovl::overlay {
@@ -43,8 +44,13 @@ dht::query_reply dial_back_service::on_dial_back(timestamp now, const endpoint& 
         for (std::size_t i = 0; i + 4 <= std::min<std::size_t>(x->size(), 4 * max_excluded); i += 4)
             excluded.insert(krpc::parse_compact_endpoint(x->substr(i, 4) + std::string(2, '\0'))->address);
     int dispatched = 0;
-    // Probers of the requester's family: they must be able to send to the address asked about.
-    for (const auto& c : dht_.table(from.address.family()).closest(dht::node_id::random(dht_.rng()), 16)) {
+    // Probers of the requester's family: they must be able to send to the address asked
+    // about. From a random part of the table, the nodes known longest: a prober that has
+    // gone away sends nothing, and the requester would read the silence as "unreachable".
+    auto sample = dht_.table(from.address.family()).closest(dht::node_id::random(dht_.rng()), 16);
+    std::stable_sort(sample.begin(), sample.end(),
+                     [](const dht::node_entry& a, const dht::node_entry& b) { return a.first_seen < b.first_seen; });
+    for (const auto& c : sample) {
         if (dispatched >= probers_per_request) break;
         if (!excluded.insert(c.ep.address).second) continue;
         dht_.send_notice(c.ep, method::probe, {{"id", dht_.id().to_bytes()}, {"ep", krpc::compact_endpoint(from)}, {"n", *nonce}});

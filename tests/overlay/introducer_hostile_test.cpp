@@ -12,6 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <memory>
+
 using namespace ovl;
 using namespace ovl::overlay;
 using namespace std::chrono_literals;
@@ -259,5 +262,38 @@ TEST_CASE("IPv6 endpoints that are not global unicast are never handed on", "[ov
         auto [reply, notice] = introduce_with(std::string(17, 'x'));
         CHECK_FALSE(reply.body.contains("ep6"));
         CHECK_FALSE(notice.body.contains("ep6"));
+    }
+}
+
+TEST_CASE("dial-back picks the probers known longest", "[overlay][dial-back]") {
+    bench b;
+    // Nodes that answered us at the start, and nodes that came a minute later (in a real
+    // DHT and in the lab, short-lived sessions that may be gone by now).
+    std::vector<endpoint> early, late;
+    std::vector<std::unique_ptr<dht::node>> nodes;
+    for (int i = 0; i < 6; ++i) {
+        if (i == 3) b.now += 60s;
+        const auto ep = *endpoint::parse("192.0.2." + std::to_string(50 + i) + ":6881");
+        nodes.push_back(std::make_unique<dht::node>(dht::node_config{}, random_source(20 + i), null_logger(), b.now));
+        b.node.ping(b.now, ep, {});
+        auto ping = b.node.poll_transmit();
+        REQUIRE(ping);
+        nodes.back()->on_datagram(b.now, *endpoint::parse("192.0.2.1:6881"), ping->payload);
+        b.node.on_datagram(b.now, ep, nodes.back()->poll_transmit()->payload);
+        (i < 3 ? early : late).push_back(ep);
+    }
+    REQUIRE(b.node.table().size() == 6);
+    for (int round = 0; round < 5; ++round) {
+        b.sent_elsewhere.clear();
+        auto reply = b.ask(*endpoint::parse("198.51.100." + std::to_string(9 + round) + ":7000"), method::dial_back,
+                           {{"n", std::string(8, 'n')}});
+        REQUIRE(reply);
+        CHECK(*bencode::find_int(reply->body, "np") == 2);
+        int to_early = 0;
+        for (const auto& d : b.sent_elsewhere) {
+            CHECK(std::find(late.begin(), late.end(), d.to) == late.end());
+            to_early += std::find(early.begin(), early.end(), d.to) != early.end();
+        }
+        CHECK(to_early == 2);
     }
 }
