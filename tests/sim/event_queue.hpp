@@ -1,75 +1,129 @@
-// The simulator's only notion of the future: a 4-ary min-heap of small events ordered by
+// The simulator's only notion of the future: a 4-ary min-heap of 16-byte events ordered by
 // (time, insertion sequence), so that simultaneous events run in the order they were made.
-// 4-ary and 24-byte events because heap sifting is the hottest loop of a large run.
+// Heap sifting is the hottest loop of a large run, so each node's four children share one
+// 64-byte cache line: a level of a sift costs one cache miss at most.
 #pragma once
 
 #include "dht/base/time.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <new>
 #include <vector>
 
 namespace ovl::sim {
 
 struct event {
-    enum class kind : std::uint8_t { arrive_outside, arrive_inside, timer };
-
     timestamp at;
-    std::uint64_t seq = 0;
-    // Kind in the top two bits, then the receiving node or the timer's binding index.
-    std::uint32_t tagged_target = 0;
-    // arrive_*: packet slot; timer: the binding's timer generation.
-    std::uint32_t arg = 0;
+    // Insertion order among the pending events (see event_queue::renumber).
+    std::uint32_t seq = 0;
+    // What happens: the network's own reference (a packet slot or a timer).
+    std::uint32_t ref = 0;
+};
 
-    kind what() const { return static_cast<kind>(tagged_target >> 30); }
-    std::uint32_t target() const { return tagged_target & 0x3fffffffu; }
+// Hands out memory aligned to cache lines, so that the heap's sibling groups each fill one.
+template <class T>
+struct line_aligned_allocator {
+    using value_type = T;
+    static constexpr std::align_val_t alignment{64};
+
+    line_aligned_allocator() = default;
+    template <class U>
+    line_aligned_allocator(const line_aligned_allocator<U>&) {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+    void deallocate(T* p, std::size_t) { ::operator delete(p, alignment); }
+    friend bool operator==(const line_aligned_allocator&, const line_aligned_allocator&) { return true; }
 };
 
 class event_queue {
 public:
-    void push(timestamp at, event::kind what, std::uint32_t target, std::uint32_t arg) {
-        const event e{at, next_seq_++, static_cast<std::uint32_t>(what) << 30 | target, arg};
-        std::size_t i = heap_.size();
+    // `last_seq`: the sequence number after which pending events are renumbered (tests
+    // lower it to exercise renumbering).
+    explicit event_queue(std::uint32_t last_seq = std::numeric_limits<std::uint32_t>::max())
+        : heap_(offset), last_seq_(last_seq) {}
+
+    void push(timestamp at, std::uint32_t ref) {
+        if (next_seq_ == last_seq_) renumber();
+        const event e{at, next_seq_++, ref};
+        std::size_t i = size();
         heap_.push_back(e);
         while (i > 0) {
             const std::size_t parent = (i - 1) / 4;
-            if (!before(e, heap_[parent])) break;
-            heap_[i] = heap_[parent];
+            if (!before(e, slot(parent))) break;
+            slot(i) = slot(parent);
             i = parent;
         }
-        heap_[i] = e;
+        slot(i) = e;
     }
-    bool empty() const { return heap_.empty(); }
-    std::size_t size() const { return heap_.size(); }
-    const event& top() const { return heap_.front(); }
+    bool empty() const { return heap_.size() == offset; }
+    std::size_t size() const { return heap_.size() - offset; }
+    const event& top() const { return slot(0); }
+    // The event that follows top(), unless one pushed meanwhile comes first; nullptr if
+    // there is none. Cheap: top's children share one cache line.
+    const event* second() const {
+        const std::size_t n = size();
+        if (n < 2) return nullptr;
+        const std::size_t end = n < 5 ? n : 5;
+        std::size_t best = 1;
+        for (std::size_t c = 2; c < end; ++c)
+            if (before(slot(c), slot(best))) best = c;
+        return &slot(best);
+    }
     event pop() {
-        const event result = heap_.front();
+        const event result = slot(0);
         const event last = heap_.back();
         heap_.pop_back();
-        const std::size_t n = heap_.size();
+        const std::size_t n = size();
         if (n == 0) return result;
         std::size_t i = 0;
         for (;;) {
             const std::size_t first = 4 * i + 1;
             if (first >= n) break;
+            // The children's own children fill the next four lines: fetch them while
+            // these are compared, so the next level does not wait for memory.
+            if (const std::size_t g = 4 * first + 1; g + 12 < n) {
+                __builtin_prefetch(&slot(g));
+                __builtin_prefetch(&slot(g + 4));
+                __builtin_prefetch(&slot(g + 8));
+                __builtin_prefetch(&slot(g + 12));
+            }
             std::size_t best = first;
             const std::size_t end = first + 4 < n ? first + 4 : n;
             for (std::size_t c = first + 1; c < end; ++c)
-                if (before(heap_[c], heap_[best])) best = c;
-            if (!before(heap_[best], last)) break;
-            heap_[i] = heap_[best];
+                if (before(slot(c), slot(best))) best = c;
+            if (!before(slot(best), last)) break;
+            slot(i) = slot(best);
             i = best;
         }
-        heap_[i] = last;
+        slot(i) = last;
         return result;
     }
 
 private:
+    // Heap index i lives at heap_[i + offset], so that the children of i, 4i+1 .. 4i+4,
+    // fill one aligned line (the first `offset` entries are unused).
+    static constexpr std::size_t offset = 3;
+
     static bool before(const event& a, const event& b) {
         return a.at != b.at ? a.at < b.at : a.seq < b.seq;
     }
+    event& slot(std::size_t i) { return heap_[i + offset]; }
+    const event& slot(std::size_t i) const { return heap_[i + offset]; }
 
-    std::vector<event> heap_;
-    std::uint64_t next_seq_ = 0;
+    // Sequence numbers are 32 bits to keep events small. Before they would run out, the
+    // pending events get 0 .. n-1 in their current order, so every comparison stays exact.
+    void renumber() {
+        // A sorted array is a valid heap.
+        std::sort(heap_.begin() + offset, heap_.end(), before);
+        std::uint32_t seq = 0;
+        for (std::size_t i = 0; i < size(); ++i) slot(i).seq = seq++;
+        next_seq_ = seq;
+    }
+
+    std::vector<event, line_aligned_allocator<event>> heap_;
+    std::uint32_t next_seq_ = 0;
+    std::uint32_t last_seq_;
 };
 
 } // namespace ovl::sim

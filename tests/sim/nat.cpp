@@ -122,16 +122,16 @@ void nat::permit(timestamp now, protocol proto, mapping& m, const endpoint& remo
     switch (config_.filtering) {
     case filtering_behavior::endpoint_independent: return;
     case filtering_behavior::address_dependent:
-        m.address_permits[remote.address] = until;
+        m.address_permits.set(remote.address, until);
         if (m.address_permits.size() > m.prune_at) {
-            m.address_permits.erase_if([&](const ip_address&, timestamp expiry) { return expiry <= now; });
+            m.address_permits.prune(now);
             m.prune_at = std::max<std::size_t>(64, 2 * m.address_permits.size());
         }
         return;
     case filtering_behavior::address_and_port_dependent:
-        m.endpoint_permits[remote] = until;
+        m.endpoint_permits.set(remote, until);
         if (m.endpoint_permits.size() > m.prune_at) {
-            m.endpoint_permits.erase_if([&](const endpoint&, timestamp expiry) { return expiry <= now; });
+            m.endpoint_permits.prune(now);
             m.prune_at = std::max<std::size_t>(64, 2 * m.endpoint_permits.size());
         }
         return;

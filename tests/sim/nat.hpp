@@ -63,6 +63,41 @@ private:
         std::uint64_t operator()(const ip_address& a) const { return hash_of(a); }
     };
     using flow_index = flat_map<flow_key, std::uint32_t, flow_key_hash>;
+    // Remote → time its permission lapses. Most mappings see one remote, so the first one
+    // is kept inline: checking it costs no cache miss beyond the mapping's own.
+    template <class Key, class Hash>
+    class permit_set {
+    public:
+        const timestamp* find(const Key& remote) const {
+            if (has_first_ && first_ == remote) return &first_until_;
+            return rest_.find(remote);
+        }
+        void set(const Key& remote, timestamp until) {
+            if (has_first_ && first_ == remote) {
+                first_until_ = until;
+            } else if (timestamp* t = rest_.find(remote)) {
+                *t = until;
+            } else if (!has_first_) {
+                first_ = remote;
+                first_until_ = until;
+                has_first_ = true;
+            } else {
+                rest_[remote] = until;
+            }
+        }
+        std::size_t size() const { return (has_first_ ? 1 : 0) + rest_.size(); }
+        // Forgets the permissions that lapsed by `now`.
+        void prune(timestamp now) {
+            if (has_first_ && first_until_ <= now) has_first_ = false;
+            rest_.erase_if([&](const Key&, timestamp until) { return until <= now; });
+        }
+
+    private:
+        Key first_{};
+        timestamp first_until_{};
+        bool has_first_ = false;
+        flat_map<Key, timestamp, Hash> rest_;
+    };
     struct mapping {
         flow_key key;
         endpoint internal;
@@ -73,8 +108,8 @@ private:
         bool established = false;
         bool live = false;
         // Remote → time its permission lapses; which one is used depends on the filter.
-        flat_map<endpoint, timestamp, endpoint_key_hash> endpoint_permits;
-        flat_map<ip_address, timestamp, address_key_hash> address_permits;
+        permit_set<endpoint, endpoint_key_hash> endpoint_permits;
+        permit_set<ip_address, address_key_hash> address_permits;
         std::size_t prune_at = 64;
     };
 

@@ -130,7 +130,6 @@ private:
         link access;
     };
     struct realm {
-        address_table members;
         std::optional<std::uint32_t> gateway;
     };
     struct tcp_key {
@@ -152,11 +151,20 @@ private:
     void send(std::uint32_t from_node, packet p);
     void forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot);
     void drop(std::uint32_t slot, drop_reason why);
-    void arrive(const event& e);
+    void prefetch_ahead() const;
+    void arrive(std::uint32_t slot);
     void arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside);
     void arrive_at_host(std::uint32_t n, std::uint32_t slot);
     void deliver_udp(std::uint32_t n, std::uint32_t slot);
-    void fire_timer(const event& e);
+    // A queued timer event: the binding, and its timer generation when it was queued.
+    struct timer {
+        std::uint32_t binding = 0;
+        std::uint32_t generation = 0;
+    };
+    // Marks an event's ref as a slot of timers_ rather than of packets_.
+    static constexpr std::uint32_t timer_bit = 1u << 31;
+    std::uint32_t alloc_timer(timer t);
+    void fire_timer(std::uint32_t slot);
     void service(udp_binding& b);
     std::uint16_t extra_port(udp_binding& b, std::uint16_t socket);
     void log_packet(std::string_view verdict, const packet& p);
@@ -177,6 +185,8 @@ private:
     // Every bound UDP port of every host, looked up once per delivered datagram.
     flat_map<std::uint64_t, bound_port, port_key_hash> ports_;
     std::vector<realm> realms_;
+    // Which node owns each address of each realm.
+    address_table members_;
     std::vector<nat> nats_;
     // Beside nats_, same index: the device's IPv6 firewall, if it forwards IPv6.
     std::vector<std::optional<nat>> firewalls6_;
@@ -186,6 +196,8 @@ private:
     std::vector<std::unique_ptr<udp_binding>> bindings_;
     std::vector<packet> packets_;
     std::vector<std::uint32_t> free_packets_;
+    std::vector<timer> timers_;
+    std::vector<std::uint32_t> free_timers_;
 
     std::vector<std::unique_ptr<tcp_connection>> tcp_connections_;
     std::unordered_map<tcp_key, tcp_connection*, tcp_key_hash> tcp_by_tuple_;

@@ -27,6 +27,10 @@ struct packet {
     bytes payload;
     // IP TTL: each NAT, firewall and the internet's transit routers take their share.
     std::uint8_t ttl = 64;
+    // Set by the network when it schedules the packet's next arrival: at which node, and
+    // whether that node is a gateway reached from its inside.
+    bool from_inside = false;
+    std::uint32_t next_node = 0;
 };
 
 enum class drop_reason : std::uint8_t {
