@@ -59,17 +59,6 @@ public:
     bool empty() const { return heap_.size() == offset; }
     std::size_t size() const { return heap_.size() - offset; }
     const event& top() const { return slot(0); }
-    // The event that follows top(), unless one pushed meanwhile comes first; nullptr if
-    // there is none. Cheap: top's children share one cache line.
-    const event* second() const {
-        const std::size_t n = size();
-        if (n < 2) return nullptr;
-        const std::size_t end = n < 5 ? n : 5;
-        std::size_t best = 1;
-        for (std::size_t c = 2; c < end; ++c)
-            if (before(slot(c), slot(best))) best = c;
-        return &slot(best);
-    }
     event pop() {
         const event result = slot(0);
         const event last = heap_.back();

@@ -230,8 +230,6 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
     } else if (const auto& gateway = realms_[realm_index].gateway) {
         to = *gateway;
         from_inside = true;
-        // Read on arrival, often the very next event (links inside a site take no time).
-        __builtin_prefetch(&nodes_[to]);
     } else {
         drop(slot, drop_reason::no_route);
         return;
@@ -278,7 +276,6 @@ void network::log_packet(std::string_view verdict, const packet& p) {
 bool network::step() {
     if (queue_.empty()) return false;
     const event e = queue_.pop();
-    prefetch_ahead();
     now_ = e.at;
     if (e.ref & timer_bit) {
         fire_timer(e.ref & ~timer_bit);
@@ -287,20 +284,6 @@ bool network::step() {
         arrive(e.ref);
     }
     return true;
-}
-
-// Most of a large run's time goes to cache misses on the packet and node an event names.
-// Fetching them ahead overlaps the misses with the work of the event before: the packet two
-// events ahead, and the node of the next one (whose packet was fetched one step ago).
-void network::prefetch_ahead() const {
-    if (queue_.empty()) return;
-    if (const std::uint32_t next = queue_.top().ref; !(next & timer_bit))
-        __builtin_prefetch(&nodes_[packets_[next].next_node]);
-    if (const event* after = queue_.second(); after && !(after->ref & timer_bit)) {
-        const packet* p = &packets_[after->ref];
-        __builtin_prefetch(p);
-        __builtin_prefetch(reinterpret_cast<const char*>(p + 1) - 1);
-    }
 }
 
 std::uint32_t network::alloc_timer(timer t) {

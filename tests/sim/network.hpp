@@ -151,7 +151,6 @@ private:
     void send(std::uint32_t from_node, packet p);
     void forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot);
     void drop(std::uint32_t slot, drop_reason why);
-    void prefetch_ahead() const;
     void arrive(std::uint32_t slot);
     void arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside);
     void arrive_at_host(std::uint32_t n, std::uint32_t slot);
