@@ -138,7 +138,7 @@ udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& 
         throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port, address.to_string()));
     const auto index = static_cast<std::uint32_t>(bindings_.size());
     bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{address, port}, core, index));
-    ports_[port_key(host.value, port)] = {index, 0};
+    ports_[port_key(host.value, port)] = {&core, index, 0};
     udp_binding& b = *bindings_.back();
     b.ports_.push_back({0, port});
     service(b);
@@ -182,7 +182,7 @@ std::uint16_t network::extra_port(udp_binding& b, std::uint16_t socket) {
     for (std::uint32_t port = 49152; port <= 65535; ++port) {
         const std::uint64_t key = port_key(b.host_.value, static_cast<std::uint16_t>(port));
         if (!ports_.contains(key)) {
-            ports_[key] = {b.index_, socket};
+            ports_[key] = {b.core_, b.index_, socket};
             b.ports_.push_back({socket, static_cast<std::uint16_t>(port)});
             return static_cast<std::uint16_t>(port);
         }
@@ -373,12 +373,11 @@ void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
     const endpoint from = packets_[slot].src;
     const bytes payload = std::move(packets_[slot].payload);
     release_packet(slot);
-    udp_binding& b = *bindings_[port.binding];
     if (port.socket == 0)
-        b.core_->on_datagram(now_, from, payload);
+        port.core->on_datagram(now_, from, payload);
     else
-        b.core_->on_extra_datagram(now_, port.socket, from, payload);
-    service(b);
+        port.core->on_extra_datagram(now_, port.socket, from, payload);
+    service(*bindings_[port.binding]);
 }
 
 } // namespace ovl::sim

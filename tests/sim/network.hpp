@@ -108,7 +108,9 @@ private:
 
     // A UDP port of a host: the binding whose core owns it, and which of the core's
     // sockets it is (0: its own; n >= 1: extra socket n, see outgoing_datagram::socket).
+    // The core too, so that delivery need not wait for the binding to reach it.
     struct bound_port {
+        datagram_core* core = nullptr;
         std::uint32_t binding = 0;
         std::uint16_t socket = 0;
     };
