@@ -18,8 +18,6 @@ namespace ovl::overlay {
 
 class reachability_prober {
 public:
-    using contacted_predicate = std::function<bool(const ip_address&)>;
-
     // `family`: which of our addresses the round tests; helpers come from that family's
     // routing table, so the probes they dispatch are aimed at that address.
     reachability_prober(dht::node& dht, std::size_t helpers, duration wait, duration interval, logger_ptr log,
