@@ -94,6 +94,7 @@ insert_result routing_table::on_reply(timestamp now, const node_id& id, const en
         }
     }
     if (auto rit = find_entry(b.replacements, id); rit != b.replacements.end()) {
+        entry.first_seen = rit->first_seen;
         *rit = entry;
         return insert_result::cached;
     }

@@ -328,9 +328,9 @@ void overlay_node::tell_introducers_our_nat() {
 }
 
 std::optional<endpoint> overlay_node::ipv6_endpoint() const {
-    // Only once an IPv6 node has answered: IPv6 that is configured but blocked or unrouted
-    // would make every peer we meet wait out punch_ipv6_grace for nothing.
-    if (!config_.local6) return std::nullopt;
+    // Only once an IPv6 node has answered (observed6_ is set only with an IPv6 socket):
+    // IPv6 that is configured but blocked or unrouted would make every peer we meet wait
+    // out punch_ipv6_grace for nothing.
     return observed6_;
 }
 

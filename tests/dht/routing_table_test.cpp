@@ -122,3 +122,24 @@ TEST_CASE("one node per IPv4 address and per IPv6 /64", "[routing_table]") {
     CHECK(add("198.51.100.1:6882") == insert_result::rejected);
     CHECK(add("198.51.100.2:6881") == insert_result::added);
 }
+
+TEST_CASE("a node keeps the time it first answered, also through the replacement cache", "[routing_table]") {
+    random_source rng(16);
+    auto self = node_id::random(rng);
+    routing_table table(self);
+    timestamp t0{100s};
+    std::vector<node_id> ids;
+    for (int i = 0; i < 9; ++i) ids.push_back(node_id::random_in_bucket(self, 0, rng));
+    table.on_reply(t0, node_id::random_in_bucket(self, 5, rng), ep_for(99), 1ms);
+    for (int i = 0; i < 9; ++i) table.on_reply(t0, ids[i], ep_for(i), 1ms);
+    // A live node answering again, and the cached ninth answering again later.
+    table.on_reply(t0 + 60s, ids[1], ep_for(1), 1ms);
+    CHECK(table.on_reply(t0 + 60s, ids[8], ep_for(8), 1ms) == insert_result::cached);
+    CHECK(table.find(ids[1])->first_seen == t0);
+    CHECK(table.find(ids[1])->last_seen == t0 + 60s);
+    // The cached node moves up when a live one goes bad, with its first answer's time.
+    table.on_failure(ids[0], ep_for(0));
+    table.on_failure(ids[0], ep_for(0));
+    REQUIRE(table.find(ids[8]));
+    CHECK(table.find(ids[8])->first_seen == t0);
+}
