@@ -28,6 +28,7 @@ std::uint32_t network::add_node(const node& n, ip_address address) {
     if (!members_.insert(n.realm, address, index))
         throw std::invalid_argument("address " + address.to_string() + " already in use");
     nodes_.push_back(n);
+    alive_.push_back(true);
     addresses_.push_back(address);
     return index;
 }
@@ -47,8 +48,7 @@ nat_id network::add_nat(const nat_config& config, ip_address outside, const link
     n.nat_index = static_cast<std::uint32_t>(nats_.size());
     n.access = link(params);
     const std::uint32_t index = add_node(n, outside);
-    realms_.emplace_back();
-    realms_.back().gateway = index;
+    realms_.push_back({index, n.nat_index});
     nats_.emplace_back(config, outside);
     firewalls6_.emplace_back();
     nat_nodes_.push_back(index);
@@ -138,21 +138,21 @@ udp_binding& network::bind_udp(host_id host, std::uint16_t port, datagram_core& 
         throw std::invalid_argument(fmt::format("UDP port {} already bound on {}", port, address.to_string()));
     const auto index = static_cast<std::uint32_t>(bindings_.size());
     bindings_.push_back(std::make_unique<udp_binding>(*this, host, endpoint{address, port}, core, index));
-    ports_[port_key(host.value, port)] = {&core, index, 0};
     udp_binding& b = *bindings_.back();
+    ports_[port_key(host.value, port)] = {&core, &b, 0};
     b.ports_.push_back({0, port});
     service(b);
     return b;
 }
 
 void network::poke(udp_binding& binding) {
-    if (nodes_[binding.host_.value].alive) service(binding);
+    if (alive_[binding.host_.value]) service(binding);
 }
 
 void network::service(udp_binding& b) {
     const std::uint32_t host = b.host_.value;
     while (auto d = b.core_->poll_transmit()) {
-        if (!nodes_[host].alive) continue;
+        if (!alive_[host]) continue;
         // The binding holds the host's IPv4 address, so the common case reads no node data.
         endpoint source{d->to.address.is_v4() ? b.local_.address : source_for(host, d->to.address), b.local_.port};
         if (d->from_secondary_port) source.port = secondary_port(source.port);
@@ -182,7 +182,7 @@ std::uint16_t network::extra_port(udp_binding& b, std::uint16_t socket) {
     for (std::uint32_t port = 49152; port <= 65535; ++port) {
         const std::uint64_t key = port_key(b.host_.value, static_cast<std::uint16_t>(port));
         if (!ports_.contains(key)) {
-            ports_[key] = {b.core_, b.index_, socket};
+            ports_[key] = {b.core_, &b, socket};
             b.ports_.push_back({socket, static_cast<std::uint16_t>(port)});
             return static_cast<std::uint16_t>(port);
         }
@@ -192,10 +192,13 @@ std::uint16_t network::extra_port(udp_binding& b, std::uint16_t socket) {
 
 void network::kill_host(host_id host) {
     host_node(host);
-    nodes_[host.value].alive = false;
+    alive_[host.value] = false;
 }
 
-bool network::alive(host_id host) const { return host_node(host).alive; }
+bool network::alive(host_id host) const {
+    host_node(host);
+    return alive_[host.value];
+}
 
 void network::log_to(std::string& sink) {
     log_ = [&sink](std::string_view line) { sink.append(line); };
@@ -217,18 +220,18 @@ void network::send(std::uint32_t from_node, packet p) {
     const std::uint32_t slot = alloc_packet(std::move(p));
     // An IPv6 packet from a host without an IPv6 address: the host has no route for it.
     if (packets_[slot].src.address.is_unspecified()) return drop(slot, drop_reason::no_route);
-    forward(nodes_[from_node].realm, from_node, slot);
+    forward(nodes_[from_node].realm, from_node, true, slot);
 }
 
-void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot) {
+void network::forward(std::uint32_t realm_index, std::uint32_t from, bool from_is_member, std::uint32_t slot) {
     std::uint32_t to;
     bool from_inside;
     if (const std::uint32_t member = members_.find(realm_index, packets_[slot].dst.address);
         member != address_table::none) {
         to = member;
         from_inside = false;
-    } else if (const auto& gateway = realms_[realm_index].gateway) {
-        to = *gateway;
+    } else if (const realm& r = realms_[realm_index]; r.gateway) {
+        to = *r.gateway;
         from_inside = true;
     } else {
         drop(slot, drop_reason::no_route);
@@ -249,7 +252,7 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
     const std::size_t size =
         packets_[slot].payload.size() + (packets_[slot].dst.address.is_v6() ? header_bytes_v6 : header_bytes_v4);
     std::optional<timestamp> t = now_;
-    if (nodes_[from].realm == realm_index)
+    if (from_is_member)
         t = nodes_[from].access.traverse(*t, size, link::direction::up, rng_);
     if (t && !from_inside)
         t = nodes_[to].access.traverse(*t, size, link::direction::down, rng_);
@@ -257,8 +260,18 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, std::uint32
         drop(slot, drop_reason::loss);
         return;
     }
-    packets_[slot].next_node = to;
-    packets_[slot].from_inside = from_inside;
+    packet& p = packets_[slot];
+    p.next_node = to;
+    p.from_inside = from_inside;
+    // Reached from its inside, the gateway of this realm; otherwise a member, whose node
+    // the link above just loaded.
+    if (from_inside) {
+        p.next_nat = realms_[realm_index].gateway_nat;
+        p.next_inner_realm = realm_index;
+    } else {
+        p.next_nat = nodes_[to].is_nat ? nodes_[to].nat_index : packet::not_a_nat;
+        p.next_inner_realm = nodes_[to].inner_realm;
+    }
     queue_.push(*t, slot);
 }
 
@@ -306,7 +319,7 @@ void network::fire_timer(std::uint32_t slot) {
     const timer t = timers_[slot];
     free_timers_.push_back(slot);
     udp_binding& b = *bindings_[t.binding];
-    if (t.generation != b.timer_generation_ || !nodes_[b.host_.value].alive) return;
+    if (t.generation != b.timer_generation_ || !alive_[b.host_.value]) return;
     ++stats_.events;
     ++stats_.timers;
     b.scheduled_.reset();
@@ -316,19 +329,20 @@ void network::fire_timer(std::uint32_t slot) {
 }
 
 void network::arrive(std::uint32_t slot) {
-    const std::uint32_t n = packets_[slot].next_node;
-    if (nodes_[n].is_nat)
-        arrive_at_nat(n, slot, packets_[slot].from_inside);
+    const packet& p = packets_[slot];
+    if (p.next_nat != packet::not_a_nat)
+        arrive_at_nat(p.next_node, slot);
     else
-        arrive_at_host(n, slot);
+        arrive_at_host(p.next_node, slot);
 }
 
-void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside) {
-    const node& gw = nodes_[n];
+// Only a packet leaving the NAT outward loads the NAT's node (for its realm and uplink).
+void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
     packet& p = packets_[slot];
+    const std::uint32_t inner_realm = p.next_inner_realm;
     // IPv6 reaches a device only where enable_ipv6 gave it a firewall (add_ipv6 checks).
-    nat& table = p.dst.address.is_v6() ? *firewalls6_[gw.nat_index] : nats_[gw.nat_index];
-    if (!from_inside) {
+    nat& table = p.dst.address.is_v6() ? *firewalls6_[p.next_nat] : nats_[p.next_nat];
+    if (!p.from_inside) {
         // Addressed to the NAT itself: it sees the packet (and may keep state for it)
         // whatever the TTL left; only forwarding it inward uses one up.
         const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
@@ -336,7 +350,7 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_insid
         if (p.ttl <= 1) return drop(slot, drop_reason::ttl_expired);
         --p.ttl;
         p.dst = in.ep;
-        return forward(gw.inner_realm, n, slot);
+        return forward(inner_realm, n, false, slot);
     }
     // A router forwards only what has TTL to spare, and makes no mapping for the rest.
     if (p.ttl <= 1) return drop(slot, drop_reason::ttl_expired);
@@ -346,16 +360,16 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_insid
     const translation out = table.outbound(now_, p.proto, p.flags, p.src, p.dst, rng_);
     if (!out.ok()) return drop(slot, *out.drop);
     p.src = out.ep;
-    if (!hairpin) return forward(gw.realm, n, slot);
+    if (!hairpin) return forward(nodes_[n].realm, n, true, slot);
     // Hairpinning: the packet turns around with its translated source, as if from outside.
     const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
     if (!in.ok()) return drop(slot, *in.drop);
     p.dst = in.ep;
-    forward(gw.inner_realm, n, slot);
+    forward(inner_realm, n, false, slot);
 }
 
 void network::arrive_at_host(std::uint32_t n, std::uint32_t slot) {
-    if (!nodes_[n].alive) return drop(slot, drop_reason::host_dead);
+    if (!alive_[n]) return drop(slot, drop_reason::host_dead);
     if (packets_[slot].proto == protocol::udp)
         deliver_udp(n, slot);
     else
@@ -377,7 +391,7 @@ void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
         port.core->on_datagram(now_, from, payload);
     else
         port.core->on_extra_datagram(now_, port.socket, from, payload);
-    service(*bindings_[port.binding]);
+    service(*port.binding);
 }
 
 } // namespace ovl::sim

@@ -108,10 +108,11 @@ private:
 
     // A UDP port of a host: the binding whose core owns it, and which of the core's
     // sockets it is (0: its own; n >= 1: extra socket n, see outgoing_datagram::socket).
-    // The core too, so that delivery need not wait for the binding to reach it.
+    // The core too, so that delivery need not wait for the binding to reach it; the
+    // binding by address, so that servicing it costs no look-up in bindings_.
     struct bound_port {
         datagram_core* core = nullptr;
-        std::uint32_t binding = 0;
+        udp_binding* binding = nullptr;
         std::uint16_t socket = 0;
     };
     // (host node, port) as one key of ports_.
@@ -121,18 +122,20 @@ private:
     struct port_key_hash {
         std::uint64_t operator()(std::uint64_t key) const { return mix64(key); }
     };
-    // What a hop reads about a host or NAT, in one cache line; addresses and bound ports
-    // live apart (addresses_, ports_).
+    // What a hop reads about a host or NAT, in one cache line; addresses, bound ports and
+    // liveness live apart (addresses_, ports_, alive_).
     struct alignas(64) node {
         std::uint32_t realm = 0;
         std::uint32_t inner_realm = 0;
         std::uint32_t nat_index = 0;
         bool is_nat = false;
-        bool alive = true;
         link access;
     };
     struct realm {
         std::optional<std::uint32_t> gateway;
+        // The gateway's NAT index, so that routing a packet out of the realm need not load
+        // the gateway's node.
+        std::uint32_t gateway_nat = 0;
     };
     struct tcp_key {
         std::uint32_t host;
@@ -151,10 +154,11 @@ private:
     std::uint32_t alloc_packet(packet p);
     void release_packet(std::uint32_t slot) { free_packets_.push_back(slot); }
     void send(std::uint32_t from_node, packet p);
-    void forward(std::uint32_t realm_index, std::uint32_t from, std::uint32_t slot);
+    // `from_is_member`: the sender belongs to the realm, so the packet crosses its link.
+    void forward(std::uint32_t realm_index, std::uint32_t from, bool from_is_member, std::uint32_t slot);
     void drop(std::uint32_t slot, drop_reason why);
     void arrive(std::uint32_t slot);
-    void arrive_at_nat(std::uint32_t n, std::uint32_t slot, bool from_inside);
+    void arrive_at_nat(std::uint32_t n, std::uint32_t slot);
     void arrive_at_host(std::uint32_t n, std::uint32_t slot);
     void deliver_udp(std::uint32_t n, std::uint32_t slot);
     // A queued timer event: the binding, and its timer generation when it was queued.
@@ -182,6 +186,9 @@ private:
     std::function<void(std::string_view)> log_;
 
     std::vector<node> nodes_;
+    // Beside nodes_: false once kill_host took the node. Dense (a bit per node), so the
+    // checks on every delivery and send stay in cache.
+    std::vector<bool> alive_;
     std::vector<ip_address> addresses_;
     // Every bound UDP port of every host, looked up once per delivered datagram.
     flat_map<std::uint64_t, bound_port, port_key_hash> ports_;

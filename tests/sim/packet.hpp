@@ -27,10 +27,15 @@ struct packet {
     bytes payload;
     // IP TTL: each NAT, firewall and the internet's transit routers take their share.
     std::uint8_t ttl = 64;
-    // Set by the network when it schedules the packet's next arrival: at which node, and
-    // whether that node is a gateway reached from its inside.
+    // Set by the network when it schedules the packet's next arrival, from what it read
+    // then, so that the arrival need not load the node again: at which node; whether it
+    // is a gateway reached from its inside; and for a NAT, its index and inside realm.
     bool from_inside = false;
     std::uint32_t next_node = 0;
+    std::uint32_t next_nat = 0;
+    std::uint32_t next_inner_realm = 0;
+    // next_nat of a packet whose next node is a host.
+    static constexpr std::uint32_t not_a_nat = ~std::uint32_t{0};
 };
 
 enum class drop_reason : std::uint8_t {

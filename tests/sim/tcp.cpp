@@ -24,7 +24,7 @@ void network::tcp_listen(host_id host, std::uint16_t port,
 }
 
 tcp_connection& network::tcp_connect(host_id host, std::uint16_t local_port, const endpoint& remote) {
-    const node& n = host_node(host);
+    host_node(host);
     const tcp_key key{host.value, local_port, remote};
     if (tcp_by_tuple_.contains(key)) throw std::invalid_argument("TCP 4-tuple already in use");
     tcp_connections_.push_back(std::make_unique<tcp_connection>(
@@ -32,13 +32,13 @@ tcp_connection& network::tcp_connect(host_id host, std::uint16_t local_port, con
         tcp_connection::state::syn_sent));
     tcp_connection& c = *tcp_connections_.back();
     tcp_by_tuple_.emplace(key, &c);
-    if (n.alive) send_segment(host.value, local_port, remote, tcp_flag::syn, {});
+    if (alive_[host.value]) send_segment(host.value, local_port, remote, tcp_flag::syn, {});
     return c;
 }
 
 void network::send_segment(std::uint32_t host_node, std::uint16_t port, const endpoint& remote,
                            std::uint8_t flags, bytes payload) {
-    if (!nodes_[host_node].alive) return;
+    if (!alive_[host_node]) return;
     send(host_node, packet{protocol::tcp, flags, endpoint{source_for(host_node, remote.address), port}, remote,
                            std::move(payload)});
 }

@@ -18,10 +18,11 @@ inline std::uint16_t secondary_port(std::uint16_t port) { return static_cast<std
 
 class network;
 
-class udp_binding {
+// Cache-line aligned, with what every delivery and send reads first.
+class alignas(64) udp_binding {
 public:
     udp_binding(network& net, host_id host, endpoint local, datagram_core& core, std::uint32_t index)
-        : net_(&net), host_(host), local_(local), core_(&core), index_(index) {}
+        : core_(&core), host_(host), index_(index), local_(local), net_(&net) {}
     udp_binding(const udp_binding&) = delete;
     udp_binding& operator=(const udp_binding&) = delete;
 
@@ -40,14 +41,14 @@ public:
 private:
     friend class network;
 
-    network* net_;
-    host_id host_;
-    endpoint local_;
     datagram_core* core_;
+    host_id host_;
     std::uint32_t index_;
+    endpoint local_;
+    std::uint32_t timer_generation_ = 0;
     // The deadline the queued timer event stands for; events of older generations are stale.
     std::optional<timestamp> scheduled_;
-    std::uint32_t timer_generation_ = 0;
+    network* net_;
     // The ports of the core's sockets: socket 0 on local_.port, extra sockets as opened.
     struct socket_port {
         std::uint16_t socket = 0;
