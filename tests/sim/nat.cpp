@@ -49,11 +49,11 @@ nat::mapping& nat::create(timestamp now, const flow_key& key, const endpoint& sr
     m = mapping{};
     m.key = key;
     m.internal = src;
-    m.external = config_.translate ? endpoint{external_ip_, port} : src;
+    m.external_port = port;
     m.live = true;
     m.expires = now;
     by_flow_[key] = id;
-    by_external_[flow_key{key.proto, false, m.external, {}}] = id;
+    by_external_[flow_key{key.proto, false, external_of(m), {}}] = id;
     if (key.exact) ++exact_count_;
     ++live_count_;
     return m;
@@ -62,7 +62,7 @@ nat::mapping& nat::create(timestamp now, const flow_key& key, const endpoint& sr
 void nat::remove(std::uint32_t id) {
     mapping& m = mappings_[id];
     by_flow_.erase(m.key);
-    by_external_.erase(flow_key{m.key.proto, false, m.external, {}});
+    by_external_.erase(flow_key{m.key.proto, false, external_of(m), {}});
     if (m.key.exact) --exact_count_;
     m = mapping{};
     free_.push_back(id);
@@ -117,40 +117,47 @@ std::optional<std::uint16_t> nat::allocate_port(timestamp now, protocol proto, c
     return std::nullopt;
 }
 
-void nat::permit(timestamp now, protocol proto, mapping& m, const endpoint& remote) {
-    const timestamp until = now + timeout(proto, m);
-    switch (config_.filtering) {
-    case filtering_behavior::endpoint_independent: return;
-    case filtering_behavior::address_dependent:
-        m.address_permits.set(remote.address, until);
-        if (m.address_permits.size() > m.prune_at) {
-            m.address_permits.prune(now);
-            m.prune_at = std::max<std::size_t>(64, 2 * m.address_permits.size());
-        }
-        return;
-    case filtering_behavior::address_and_port_dependent:
-        m.endpoint_permits.set(remote, until);
-        if (m.endpoint_permits.size() > m.prune_at) {
-            m.endpoint_permits.prune(now);
-            m.prune_at = std::max<std::size_t>(64, 2 * m.endpoint_permits.size());
-        }
-        return;
+endpoint nat::permit_key(const endpoint& remote) const {
+    return config_.filtering == filtering_behavior::address_dependent ? endpoint{remote.address, 0} : remote;
+}
+
+bool nat::set_permit(mapping& m, const endpoint& remote, timestamp until) {
+    if (m.has_first_permit() && m.first_permit == remote) {
+        m.first_permit_until = until;
+        return false;
     }
+    if (timestamp* t = m.more_permits.find(remote)) {
+        *t = until;
+        return false;
+    }
+    if (!m.has_first_permit()) {
+        m.first_permit = remote;
+        m.first_permit_until = until;
+    } else {
+        m.more_permits[remote] = until;
+    }
+    return true;
+}
+
+const timestamp* nat::find_permit(const mapping& m, const endpoint& remote) {
+    if (m.has_first_permit() && m.first_permit == remote) return &m.first_permit_until;
+    return m.more_permits.find(remote);
+}
+
+void nat::permit(timestamp now, protocol proto, mapping& m, const endpoint& remote) {
+    if (config_.filtering == filtering_behavior::endpoint_independent) return;
+    // Every call leaves the count at most prune_at, so only a new remote can pass it.
+    if (!set_permit(m, permit_key(remote), now + timeout(proto, m)) || m.permits() <= m.prune_at) return;
+    // Forget the permissions that lapsed by now.
+    if (m.has_first_permit() && m.first_permit_until <= now) m.first_permit_until = timestamp{};
+    m.more_permits.erase_if([&](const endpoint&, timestamp until) { return until <= now; });
+    m.prune_at = std::max<std::size_t>(64, 2 * m.permits());
 }
 
 bool nat::permitted(timestamp now, const mapping& m, const endpoint& remote) const {
-    switch (config_.filtering) {
-    case filtering_behavior::endpoint_independent: return true;
-    case filtering_behavior::address_dependent: {
-        const timestamp* until = m.address_permits.find(remote.address);
-        return until && now < *until;
-    }
-    case filtering_behavior::address_and_port_dependent: {
-        const timestamp* until = m.endpoint_permits.find(remote);
-        return until && now < *until;
-    }
-    }
-    return false;
+    if (config_.filtering == filtering_behavior::endpoint_independent) return true;
+    const timestamp* until = find_permit(m, permit_key(remote));
+    return until && now < *until;
 }
 
 void nat::track_tcp(mapping& m, std::uint8_t flags, bool outbound) {
@@ -172,7 +179,7 @@ translation nat::outbound(timestamp now, protocol proto, std::uint8_t flags, con
     if (!m) {
         const flow_key key{proto, false, src, remote_key(dst)};
         m = find(by_flow_, key, now);
-        if (m && config_.translate && tuple_held(now, proto, m->external, dst)) {
+        if (m && config_.translate && tuple_held(now, proto, external_of(*m), dst)) {
             // Port collision: conntrack already holds (external, dst) from an unsolicited
             // inbound packet, so this destination gets a mapping of its own on another port.
             auto port = allocate_port(now, proto, src, dst, false, rng);
@@ -191,7 +198,7 @@ translation nat::outbound(timestamp now, protocol proto, std::uint8_t flags, con
     if (proto == protocol::tcp) track_tcp(*m, flags, true);
     m->expires = now + timeout(proto, *m);
     permit(now, proto, *m, dst);
-    return {m->external, std::nullopt};
+    return {external_of(*m), std::nullopt};
 }
 
 void nat::note_unsolicited(timestamp now, protocol proto, const endpoint& src, const endpoint& dst) {

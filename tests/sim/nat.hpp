@@ -24,7 +24,8 @@ struct translation {
     bool ok() const { return !drop; }
 };
 
-class nat {
+// Cache-line aligned: a packet through the NAT reads its first lines.
+class alignas(64) nat {
 public:
     nat(const nat_config& config, ip_address external_ip);
 
@@ -59,58 +60,32 @@ private:
     struct endpoint_key_hash {
         std::uint64_t operator()(const endpoint& e) const { return hash_of(e); }
     };
-    struct address_key_hash {
-        std::uint64_t operator()(const ip_address& a) const { return hash_of(a); }
-    };
     using flow_index = flat_map<flow_key, std::uint32_t, flow_key_hash>;
-    // Remote → time its permission lapses. Most mappings see one remote, so the first one
-    // is kept inline: checking it costs no cache miss beyond the mapping's own.
-    template <class Key, class Hash>
-    class permit_set {
-    public:
-        const timestamp* find(const Key& remote) const {
-            if (has_first_ && first_ == remote) return &first_until_;
-            return rest_.find(remote);
-        }
-        void set(const Key& remote, timestamp until) {
-            if (has_first_ && first_ == remote) {
-                first_until_ = until;
-            } else if (timestamp* t = rest_.find(remote)) {
-                *t = until;
-            } else if (!has_first_) {
-                first_ = remote;
-                first_until_ = until;
-                has_first_ = true;
-            } else {
-                rest_[remote] = until;
-            }
-        }
-        std::size_t size() const { return (has_first_ ? 1 : 0) + rest_.size(); }
-        // Forgets the permissions that lapsed by `now`.
-        void prune(timestamp now) {
-            if (has_first_ && first_until_ <= now) has_first_ = false;
-            rest_.erase_if([&](const Key&, timestamp until) { return until <= now; });
-        }
-
-    private:
-        Key first_{};
-        timestamp first_until_{};
-        bool has_first_ = false;
-        flat_map<Key, timestamp, Hash> rest_;
-    };
-    struct mapping {
-        flow_key key;
-        endpoint internal;
-        endpoint external;
+    // A mapping's first line holds everything a packet through it reads: its expiry, the
+    // first permitted remote (most mappings see one, so it is kept inline), the internal
+    // endpoint and the external port. What only creation, removal and further remotes
+    // touch follows in the next lines.
+    struct alignas(64) mapping {
         timestamp expires;
+        // When the first remote's permission lapses; timestamp{}: no first remote.
+        timestamp first_permit_until{};
+        // A permitted remote: its endpoint under address-and-port-dependent filtering, its
+        // address with port 0 under address-dependent filtering.
+        endpoint first_permit;
+        endpoint internal;
+        // With the NAT's external address, the external endpoint (a firewall's is internal).
+        std::uint16_t external_port = 0;
         bool saw_syn_out = false;
         bool saw_syn_in = false;
         bool established = false;
         bool live = false;
-        // Remote → time its permission lapses; which one is used depends on the filter.
-        permit_set<endpoint, endpoint_key_hash> endpoint_permits;
-        permit_set<ip_address, address_key_hash> address_permits;
+        // Remotes permitted besides the first → time their permission lapses.
+        flat_map<endpoint, timestamp, endpoint_key_hash> more_permits;
+        flow_key key;
         std::size_t prune_at = 64;
+
+        bool has_first_permit() const { return first_permit_until != timestamp{}; }
+        std::size_t permits() const { return (has_first_permit() ? 1 : 0) + more_permits.size(); }
     };
 
     endpoint remote_key(const endpoint& dst) const;
@@ -123,24 +98,33 @@ private:
                                                random_source& rng);
     bool port_free(timestamp now, protocol proto, std::uint16_t port, const endpoint& dst);
     bool tuple_held(timestamp now, protocol proto, const endpoint& external, const endpoint& remote);
+    endpoint external_of(const mapping& m) const {
+        return config_.translate ? endpoint{external_ip_, m.external_port} : m.internal;
+    }
+    // The key under which the filter keeps `remote`.
+    endpoint permit_key(const endpoint& remote) const;
+    // Sets the remote's permission; true if it was not there before.
+    static bool set_permit(mapping& m, const endpoint& remote, timestamp until);
+    static const timestamp* find_permit(const mapping& m, const endpoint& remote);
     void permit(timestamp now, protocol proto, mapping& m, const endpoint& remote);
     bool permitted(timestamp now, const mapping& m, const endpoint& remote) const;
     void track_tcp(mapping& m, std::uint8_t flags, bool outbound);
     void note_unsolicited(timestamp now, protocol proto, const endpoint& src, const endpoint& dst);
     void sweep(timestamp now);
 
+    // What every packet reads comes first, so that it shares few cache lines.
     nat_config config_;
     ip_address external_ip_;
-    std::vector<mapping> mappings_;
-    std::vector<std::uint32_t> free_;
-    std::size_t live_count_ = 0;
-    std::size_t sweep_at_ = 1024;
     std::size_t exact_count_ = 0;
-    std::uint32_t next_sequential_ = 0;
+    std::vector<mapping> mappings_;
     flow_index by_flow_;
     flow_index by_external_;
     // Conntrack entries created by unsolicited inbound packets: (external, remote) → expiry.
     flat_map<flow_key, timestamp, flow_key_hash> held_tuples_;
+    std::vector<std::uint32_t> free_;
+    std::size_t live_count_ = 0;
+    std::size_t sweep_at_ = 1024;
+    std::uint32_t next_sequential_ = 0;
 };
 
 } // namespace ovl::sim
