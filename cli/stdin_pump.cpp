@@ -10,7 +10,8 @@
 namespace ovl::cli {
 
 namespace {
-constexpr std::size_t chunk_size = 16384;
+// Large chunks: each one is a post to the event loop.
+constexpr std::size_t chunk_size = 64 * 1024;
 // How often the reader looks at the stop flag while stdin is idle.
 constexpr int poll_ms = 100;
 } // namespace
@@ -26,11 +27,13 @@ stdin_pump::~stdin_pump() {
 
 void stdin_pump::consumed(std::size_t n) {
     if (n == 0) return;
+    bool wake = false;
     {
         std::lock_guard lock(mutex_);
         buffered_ -= std::min(n, buffered_);
+        wake = waiting_ && buffered_ <= max_buffered_ / 2;
     }
-    room_.notify_all();
+    if (wake) room_.notify_all();
 }
 
 void stdin_pump::run() {
@@ -38,8 +41,15 @@ void stdin_pump::run() {
     while (!stop_) {
         {
             std::unique_lock lock(mutex_);
-            room_.wait_for(lock, std::chrono::milliseconds(poll_ms), [this] { return stop_ || buffered_ < max_buffered_; });
-            if (buffered_ >= max_buffered_) continue;
+            // A full reader waits until half the limit has drained, so the loop thread
+            // wakes it once per max_buffered / 2 bytes rather than after every write.
+            if (buffered_ >= max_buffered_) {
+                waiting_ = true;
+                room_.wait_for(lock, std::chrono::milliseconds(poll_ms),
+                               [this] { return stop_ || buffered_ <= max_buffered_ / 2; });
+                waiting_ = false;
+                continue;
+            }
         }
         pollfd p{STDIN_FILENO, POLLIN, 0};
         const int ready = ::poll(&p, 1, poll_ms);

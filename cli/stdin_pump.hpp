@@ -1,8 +1,8 @@
 // Reads stdin on its own thread and hands each chunk (and the end of input) to a
 // callback, so the event loop never blocks on the terminal or a pipe. The callbacks run
-// on the reader thread: post them to the loop. The reader stops reading while more than
-// `max_buffered` bytes were handed over and not yet reported `consumed`, so piping a
-// large file never holds more than that in memory.
+// on the reader thread: post them to the loop. The reader stops reading once `max_buffered`
+// bytes were handed over and not yet reported `consumed`, and goes on when half of them
+// were, so piping a large file never holds much more than that in memory.
 #pragma once
 
 #include "dht/base/datagram.hpp"
@@ -36,6 +36,7 @@ private:
     std::mutex mutex_;
     std::condition_variable room_;
     std::size_t buffered_ = 0;
+    bool waiting_ = false;   // the reader waits for room
     std::atomic<bool> stop_{false};
     std::thread thread_;
 };

@@ -1,5 +1,7 @@
 #include "dht/io/udp_driver.hpp"
 
+#include "dht/io/udp_segmentation.hpp"
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -9,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -37,7 +40,8 @@ constexpr std::size_t batch_size = 32;
 // Batches read per wake-up before other handlers (timers, posts, signals) get a turn.
 constexpr int batches_per_wakeup = 8;
 
-// Room for one int of ancillary data: a datagram's own TTL (IPv4) or hop limit (IPv6).
+// Room for one int of ancillary data: a datagram's own TTL (IPv4) or hop limit (IPv6), a
+// send's segment size (UDP_SEGMENT), or a received run's segment size (UDP_GRO).
 struct ttl_control {
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> buf{};
 };
@@ -60,18 +64,54 @@ udp::endpoint to_asio(const endpoint& ep) {
     return {asio::ip::address_v6(b), ep.port};
 }
 
-// One datagram as a msghdr for sendmsg/sendmmsg; the storage it points into is the
-// caller's and must outlive the call.
-void describe(const outgoing_datagram& d, bool v4, msghdr& h, sockaddr_storage& dest, iovec& v, ttl_control& ttl) {
-    const auto to = to_asio(d.to);
+// Asks the send to be split into datagrams of `size` bytes (UDP_SEGMENT).
+void attach_segment_size(msghdr& h, ttl_control& c, std::size_t size) {
+    h.msg_control = c.buf.data();
+    h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
+    cmsghdr* cm = CMSG_FIRSTHDR(&h);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(std::uint16_t));
+    const auto value = static_cast<std::uint16_t>(size);
+    std::memcpy(CMSG_DATA(cm), &value, sizeof value);
+}
+
+// The segment size of a run received whole (UDP_GRO), or 0 for a single datagram.
+std::size_t received_segment_size(msghdr& h) {
+    for (cmsghdr* cm = CMSG_FIRSTHDR(&h); cm; cm = CMSG_NXTHDR(&h, cm)) {
+        if (cm->cmsg_level != SOL_UDP || cm->cmsg_type != UDP_GRO) continue;
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(cm), sizeof size);
+        return size > 0 ? static_cast<std::size_t>(size) : 0;
+    }
+    return 0;
+}
+
+// Datagrams d[0..count) to one destination as one msghdr for sendmsg/sendmmsg, segmented
+// when count > 1; the storage it points into is the caller's and must outlive the call.
+void describe(const outgoing_datagram* d, std::size_t count, bool v4, msghdr& h, sockaddr_storage& dest, iovec* v,
+              ttl_control& control) {
+    const auto to = to_asio(d[0].to);
     std::memcpy(&dest, to.data(), to.size());
-    v = {const_cast<std::uint8_t*>(d.payload.data()), d.payload.size()};
+    for (std::size_t i = 0; i < count; ++i) v[i] = {const_cast<std::uint8_t*>(d[i].payload.data()), d[i].payload.size()};
     h = {};
-    h.msg_iov = &v;
-    h.msg_iovlen = 1;
+    h.msg_iov = v;
+    h.msg_iovlen = count;
     h.msg_name = &dest;
     h.msg_namelen = static_cast<socklen_t>(to.size());
-    if (d.ttl != 0) attach_ttl(h, ttl, v4, d.ttl);
+    if (count > 1) attach_segment_size(h, control, d[0].payload.size());
+    else if (d[0].ttl != 0) attach_ttl(h, control, v4, d[0].ttl);
+}
+
+// Whether the kernel offers UDP_SEGMENT on `fd` (Linux 4.18+), and asks for UDP_GRO (5.0+;
+// without it, runs that arrive whole are split by the kernel instead).
+bool enable_segmentation(int fd) {
+    int size = 0;
+    socklen_t len = sizeof size;
+    const bool segment = ::getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
+    const int on = 1;
+    ::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+    return segment;
 }
 
 endpoint from_sockaddr(const sockaddr_storage& ss) {
@@ -113,13 +153,14 @@ timestamp steady_now() { return timestamp_from_steady(std::chrono::steady_clock:
 struct udp_driver::impl {
     impl(datagram_core& c, const endpoint& bind_to, logger_ptr l)
         : core(c), log(std::move(l)), socket(io), timer(io), buffer(receive_buffer_size * batch_size) {
-        open(socket, bind_to);
+        segmentation = open(socket, bind_to);
         socket_is_v4 = bind_to.address.is_v4();
         receive(socket);
         asio::post(io, [this] { flush(); });
     }
 
-    void open(udp::socket& s, const endpoint& bind_to) {
+    // Opens and binds a core socket; returns whether it can send segmented runs.
+    bool open(udp::socket& s, const endpoint& bind_to) {
         const auto local = to_asio(bind_to);
         boost::system::error_code ec;
         s.open(local.protocol(), ec);
@@ -132,13 +173,14 @@ struct udp_driver::impl {
         // which KRPC's timeouts and retries already cope with.
         if (!ec) s.non_blocking(true, ec);
         if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "bind " + bind_to.to_string());
+        return enable_segmentation(s.native_handle());
     }
 
     void add_family_socket(const endpoint& bind_to) {
         if (bind_to.address.is_v4() == socket_is_v4 || other)
             throw std::invalid_argument("a second socket must be of the other address family: " + bind_to.to_string());
         udp::socket s(io);
-        open(s, bind_to);
+        other_segmentation = open(s, bind_to);
         other.emplace(std::move(s));
         receive(*other);
     }
@@ -155,28 +197,49 @@ struct udp_driver::impl {
 
     void read_batches(udp::socket& s) {
         for (int round = 0; round < batches_per_wakeup; ++round) {
-            for (std::size_t i = 0; i < batch_size; ++i) {
-                iov[i] = {buffer.data() + i * receive_buffer_size, receive_buffer_size};
-                in[i] = {};
-                in[i].msg_hdr.msg_iov = &iov[i];
-                in[i].msg_hdr.msg_iovlen = 1;
-                in[i].msg_hdr.msg_name = &senders[i];
-                in[i].msg_hdr.msg_namelen = sizeof senders[i];
-            }
-            const int n = ::recvmmsg(s.native_handle(), in.data(), batch_size, MSG_DONTWAIT, nullptr);
-            if (n <= 0) {
-                // EAGAIN: drained. Other errors (ICMP reports and the like) leave the socket usable.
-                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-                    log->debug("receive error: {}", std::strerror(errno));
-                break;
-            }
-            const auto now = steady_now();
-            for (int i = 0; i < n; ++i)
-                core.on_datagram(now, from_sockaddr(senders[i]),
-                                 bytes_view(buffer.data() + static_cast<std::size_t>(i) * receive_buffer_size, in[i].msg_len));
+            const int n = read_batch(s, [this](timestamp now, const endpoint& from, bytes_view data) {
+                core.on_datagram(now, from, data);
+            });
+            if (n <= 0) break;
             flush();
             if (static_cast<std::size_t>(n) < batch_size) break;
         }
+    }
+
+    // Reads what is queued on `s`, up to one batch (recvmmsg), and hands every datagram to
+    // `deliver`, a run received whole (UDP_GRO) split into its datagrams. Returns how many
+    // messages were read; 0 or less when nothing was waiting.
+    template <class Deliver>
+    int read_batch(udp::socket& s, Deliver deliver) {
+        for (std::size_t i = 0; i < batch_size; ++i) {
+            iov[i] = {buffer.data() + i * receive_buffer_size, receive_buffer_size};
+            in[i] = {};
+            in[i].msg_hdr.msg_iov = &iov[i];
+            in[i].msg_hdr.msg_iovlen = 1;
+            in[i].msg_hdr.msg_name = &senders[i];
+            in[i].msg_hdr.msg_namelen = sizeof senders[i];
+            in[i].msg_hdr.msg_control = in_control[i].buf.data();
+            in[i].msg_hdr.msg_controllen = in_control[i].buf.size();
+        }
+        const int n = ::recvmmsg(s.native_handle(), in.data(), batch_size, MSG_DONTWAIT, nullptr);
+        if (n <= 0) {
+            // EAGAIN: drained. Other errors (ICMP reports and the like) leave the socket usable.
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) log->debug("receive error: {}", std::strerror(errno));
+            return n;
+        }
+        const auto now = steady_now();
+        for (int i = 0; i < n; ++i) {
+            const auto from = from_sockaddr(senders[i]);
+            const bytes_view data(buffer.data() + static_cast<std::size_t>(i) * receive_buffer_size, in[i].msg_len);
+            const std::size_t segment = received_segment_size(in[i].msg_hdr);
+            if (segment == 0) {
+                deliver(now, from, data);
+                continue;
+            }
+            for (std::size_t at = 0; at < data.size(); at += segment)
+                deliver(now, from, data.subspan(at, std::min(segment, data.size() - at)));
+        }
+        return n;
     }
 
     void flush() {
@@ -191,41 +254,76 @@ struct udp_driver::impl {
                     continue;
                 }
                 other_outgoing.push_back(std::move(*d));
-                if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing, !socket_is_v4);
+                if (other_outgoing.size() == batch_size) send_batch(*other, other_outgoing, !socket_is_v4, other_segmentation);
             } else if (d->from_secondary_port) {
                 send_secondary(*d, socket, secondary);
             } else if (d->socket != 0) {
-                send_extra(*d);
+                // Consecutive datagrams for one extra socket go out as one batch.
+                if (!extra_outgoing.empty() && extra_outgoing.front().socket != d->socket) send_extras();
+                extra_outgoing.push_back(std::move(*d));
+                if (extra_outgoing.size() == batch_size) send_extras();
             } else {
                 outgoing.push_back(std::move(*d));
-                if (outgoing.size() == batch_size) send_batch(socket, outgoing, socket_is_v4);
+                if (outgoing.size() == batch_size) send_batch(socket, outgoing, socket_is_v4, segmentation);
             }
         }
-        send_batch(socket, outgoing, socket_is_v4);
-        if (other) send_batch(*other, other_outgoing, !socket_is_v4);
+        send_batch(socket, outgoing, socket_is_v4, segmentation);
+        if (other) send_batch(*other, other_outgoing, !socket_is_v4, other_segmentation);
+        send_extras();
         while (auto n = core.poll_released_socket()) extras.erase(*n);
         arm_timer();
     }
 
-    void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch, bool v4) {
-        const std::size_t count = batch.size();
-        for (std::size_t i = 0; i < count; ++i) {
-            out[i] = {};
-            describe(batch[i], v4, out[i].msg_hdr, destinations[i], out_iov[i], out_ttl[i]);
+    // Sends a batch with sendmmsg, each run of datagrams segment_run() allows as one
+    // segmented send while the socket can. Sends never block the loop: a full socket buffer
+    // (or any other error) drops what failed, which the cores' timeouts and retransmissions
+    // already cope with.
+    void send_batch(udp::socket& s, std::vector<outgoing_datagram>& batch, bool v4, bool& segmented) {
+        std::size_t messages = 0;
+        for (std::size_t at = 0; at < batch.size(); ++messages) {
+            const std::size_t count = segmented ? segment_run(std::span(batch).subspan(at)) : 1;
+            out[messages] = {};
+            describe(&batch[at], count, v4, out[messages].msg_hdr, destinations[messages], &out_iov[at],
+                     out_control[messages]);
+            first_of[messages] = at;
+            at += count;
         }
+        first_of[messages] = batch.size();
         std::size_t sent = 0;
-        while (sent < count) {
-            const int n = ::sendmmsg(s.native_handle(), out.data() + sent, static_cast<unsigned>(count - sent), 0);
+        while (sent < messages) {
+            const int n = ::sendmmsg(s.native_handle(), out.data() + sent, static_cast<unsigned>(messages - sent), 0);
             if (n > 0) {
                 sent += static_cast<std::size_t>(n);
                 continue;
             }
-            // Sends never block the loop: a full socket buffer (or any other error) drops
-            // this datagram, which KRPC's timeouts and retries already cope with.
-            log->debug("dropped datagram to {}: {}", batch[sent].to.to_string(), std::strerror(errno));
+            const int error = errno;
+            const std::size_t first = first_of[sent], count = first_of[sent + 1] - first;
+            // EIO: a device on the route cannot checksum segments (so none will be sent
+            // segmented again); EINVAL: a segment larger than the route's MTU. Either way
+            // this run goes out datagram by datagram.
+            if (count > 1 && (error == EIO || error == EINVAL)) {
+                if (error == EIO) segmented = false;
+                log->debug("segmented send to {} failed ({}); sending {} datagrams one by one",
+                           batch[first].to.to_string(), std::strerror(error), count);
+                send_each(s, batch, first, count, v4);
+            } else {
+                log->debug("dropped {} datagram(s) to {}: {}", count, batch[first].to.to_string(), std::strerror(error));
+            }
             ++sent;
         }
         batch.clear();
+    }
+
+    void send_each(udp::socket& s, const std::vector<outgoing_datagram>& batch, std::size_t first, std::size_t count,
+                   bool v4) {
+        for (std::size_t i = first; i < first + count; ++i) {
+            msghdr h;
+            sockaddr_storage dest{};
+            ttl_control control;
+            describe(&batch[i], 1, v4, h, dest, &out_iov[i], control);
+            if (::sendmsg(s.native_handle(), &h, 0) < 0)
+                log->debug("dropped datagram to {}: {}", batch[i].to.to_string(), std::strerror(errno));
+        }
     }
 
     void send_secondary(const outgoing_datagram& d, udp::socket& beside, std::optional<udp::socket>& slot) {
@@ -250,45 +348,54 @@ struct udp_driver::impl {
         return *slot;
     }
 
-    void send_extra(const outgoing_datagram& d) {
-        auto it = extras.find(d.socket);
-        if (it == extras.end()) {
-            udp::socket s(io);
-            boost::system::error_code ec;
-            s.open(socket.local_endpoint().protocol(), ec);
-            if (!ec) s.bind(udp::endpoint(socket.local_endpoint().address(), 0), ec);
-            if (!ec) s.non_blocking(true, ec);
-            if (ec) {
-                log->debug("cannot open extra socket {}: {}", d.socket, ec.message());
-                return;
-            }
-            it = extras.emplace(d.socket, std::move(s)).first;
-            receive_extra(d.socket);
+    void send_extras() {
+        if (extra_outgoing.empty()) return;
+        auto* x = extra_socket(extra_outgoing.front().socket);
+        if (!x) {
+            extra_outgoing.clear();
+            return;
         }
-        msghdr h;
-        sockaddr_storage dest{};
-        iovec v;
-        ttl_control control;
-        describe(d, socket_is_v4, h, dest, v, control);
-        if (::sendmsg(it->second.native_handle(), &h, 0) < 0)
-            log->debug("dropped datagram to {} from extra socket {}: {}", d.to.to_string(), d.socket, std::strerror(errno));
+        send_batch(x->socket, extra_outgoing, socket_is_v4, x->segmentation);
     }
 
-    // Extra sockets carry few packets (punch probes, then at most one stream), so they
-    // are read one datagram per call.
-    void receive_extra(std::uint16_t n) {
-        extras.at(n).async_wait(udp::socket::wait_read, [this, n](const boost::system::error_code& ec) {
-            auto it = extras.find(n);
-            if (ec == asio::error::operation_aborted || it == extras.end()) return;
-            for (;;) {
-                udp::endpoint sender;
-                boost::system::error_code rec;
-                const auto len = it->second.receive_from(asio::buffer(buffer.data(), receive_buffer_size), sender, 0, rec);
-                if (rec) break;
-                core.on_extra_datagram(steady_now(), n, from_asio(sender), bytes_view(buffer.data(), len));
+    // Extra socket n, opened on first use on the core socket's address and an ephemeral
+    // port; nullptr (logged) when it cannot be opened.
+    struct extra {
+        udp::socket socket;
+        bool segmentation;   // see udp_segmentation.hpp
+        std::uint64_t serial;
+    };
+    extra* extra_socket(std::uint16_t n) {
+        if (auto it = extras.find(n); it != extras.end()) return &it->second;
+        udp::socket s(io);
+        bool segmented = false;
+        try {
+            segmented = open(s, endpoint{from_asio(socket.local_endpoint()).address, 0});
+        } catch (const std::system_error& e) {
+            log->debug("cannot open extra socket {}: {}", n, e.what());
+            return nullptr;
+        }
+        auto& x = extras.emplace(n, extra{std::move(s), segmented, ++extra_serial}).first->second;
+        receive_extra(n, x.serial);
+        return &x;
+    }
+
+    // Reads an extra socket until it is released (the serial tells a socket opened again
+    // under the same number apart from the one this wait was for).
+    void receive_extra(std::uint16_t n, std::uint64_t serial) {
+        extras.at(n).socket.async_wait(udp::socket::wait_read, [this, n, serial](const boost::system::error_code& ec) {
+            if (ec == asio::error::operation_aborted) return;
+            for (int round = 0; round < batches_per_wakeup; ++round) {
+                auto it = extras.find(n);
+                if (it == extras.end() || it->second.serial != serial) return;
+                const int read = read_batch(it->second.socket, [this, n](timestamp now, const endpoint& from, bytes_view data) {
+                    core.on_extra_datagram(now, n, from, data);
+                });
+                if (read <= 0) break;
+                flush();
+                if (static_cast<std::size_t>(read) < batch_size) break;
             }
-            flush();
-            if (extras.contains(n)) receive_extra(n);
+            if (auto it = extras.find(n); it != extras.end() && it->second.serial == serial) receive_extra(n, serial);
         });
     }
 
@@ -321,7 +428,9 @@ struct udp_driver::impl {
     std::vector<outgoing_datagram> other_outgoing;
     std::optional<udp::socket> secondary;
     std::optional<udp::socket> other_secondary;
-    std::map<std::uint16_t, udp::socket> extras;
+    std::map<std::uint16_t, extra> extras;
+    std::uint64_t extra_serial = 0;
+    std::vector<outgoing_datagram> extra_outgoing;
     bool socket_is_v4 = true;
     asio::steady_timer timer;
     std::optional<timestamp> armed;
@@ -334,7 +443,13 @@ struct udp_driver::impl {
     std::array<mmsghdr, batch_size> out{};
     std::array<iovec, batch_size> out_iov{};
     std::array<sockaddr_storage, batch_size> destinations{};
-    std::array<ttl_control, batch_size> out_ttl{};
+    std::array<ttl_control, batch_size> out_control{};
+    // Index in the batch of each message's first datagram, and the batch's size after the last.
+    std::array<std::size_t, batch_size + 1> first_of{};
+    std::array<ttl_control, batch_size> in_control{};
+    // Whether each core socket sends segmented runs (see udp_segmentation.hpp).
+    bool segmentation = false;
+    bool other_segmentation = false;
     std::optional<asio::signal_set> signals;
 };
 
