@@ -12,6 +12,12 @@
 //       open-loop mixed load (70% DHT queries, 15% registrations, 15% introductions),
 //       one line per second with throughput and latency percentiles; with several
 //       --bind addresses the load is spread over them (the node limits each IP).
+//   node_load --node IP:PORT --bind IP --bind-count S fill N [--window W] [--deadline S] [--wait-go]
+//       benchmark: N fresh keys register over S source addresses, closed loop
+//   node_load --node IP:PORT --bind IP --bind-count S introduce-load --pid PID [--targets T]
+//       [--window W] [--warmup S] [--seconds S]
+//       benchmark: introductions per second of the node's CPU time, closed loop
+//   (tests/bench/node_introducer_bench runs both against a real overlay-node.)
 #include "dht/bencode/encode.hpp"
 #include "dht/krpc/codec.hpp"
 #include "dht/node_id.hpp"
@@ -28,12 +34,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -145,16 +156,21 @@ std::string outcome(const krpc::message& m) {
     return m.kind == krpc::message_kind::error ? m.error_message : "ok";
 }
 
+// A registration's arguments, signed over the introducer's id and the IP-bound token.
+bencode::dict signed_register_args(const overlay::identity& id, const dht::node_id& introducer, const std::string& token) {
+    bencode::dict args{{"k", key_bytes(id)}, {"tok", token}, {"nat", std::string("nat-cone")}};
+    const auto sig = id.sign(overlay::introducer_service::registration_message(introducer, token, args));
+    args.emplace("sig", std::string(sig.begin(), sig.end()));
+    return args;
+}
+
 // The tokens the introducer bound to our IP, per key; the first query of a key fetches one.
 class peer_client {
 public:
     explicit peer_client(krpc_socket& s) : socket_(s) {}
 
     bencode::dict register_args(const overlay::identity& id, const std::string& token) {
-        bencode::dict args{{"k", key_bytes(id)}, {"tok", token}, {"nat", std::string("nat-cone")}};
-        const auto sig = id.sign(overlay::introducer_service::registration_message(*introducer_id_, token, args));
-        args.emplace("sig", std::string(sig.begin(), sig.end()));
-        return args;
+        return signed_register_args(id, *introducer_id_, token);
     }
 
     krpc::message register_peer(const overlay::identity& id) {
@@ -423,6 +439,419 @@ int run_soak(std::vector<std::unique_ptr<krpc_socket>>& sockets, random_source& 
     return 0;
 }
 
+
+// ---- Introducer benchmarks over many source addresses (tests/bench/node_introducer_bench) ----
+// Both keep a window of queries outstanding (closed loop) over one socket per source
+// address, match every reply by transaction id, socket and sender, and validate it.
+
+// `count` consecutive IPv4 addresses from `first`.
+std::vector<std::string> address_range(const std::string& first, int count) {
+    in_addr a{};
+    if (inet_pton(AF_INET, first.c_str(), &a) != 1) throw std::runtime_error("not an IPv4 address: " + first);
+    std::vector<std::string> out;
+    for (int i = 0; i < count; ++i) {
+        in_addr b{htonl(ntohl(a.s_addr) + static_cast<std::uint32_t>(i))};
+        char text[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &b, text, sizeof text);
+        out.emplace_back(text);
+    }
+    return out;
+}
+
+// utime + stime of a whole process (all threads), in seconds.
+double process_cpu_seconds(int pid) {
+    std::FILE* f = std::fopen(fmt::format("/proc/{}/stat", pid).c_str(), "r");
+    if (!f) throw std::runtime_error(fmt::format("process {} is gone", pid));
+    char buffer[4096];
+    const auto n = std::fread(buffer, 1, sizeof buffer - 1, f);
+    std::fclose(f);
+    buffer[n] = 0;
+    const char* p = std::strrchr(buffer, ')');
+    if (!p) throw std::runtime_error("cannot read /proc/PID/stat");
+    // After the command: field 3 (state) onwards; utime and stime are fields 14 and 15.
+    unsigned long long utime = 0, stime = 0;
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+        throw std::runtime_error("cannot read /proc/PID/stat");
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// A window slot's transaction id: slot (16 bits) and generation (16 bits), so a late reply
+// to a query given up on is told from the slot's current one.
+std::string slot_tid(std::uint32_t slot, std::uint16_t generation) {
+    return {static_cast<char>(slot >> 8), static_cast<char>(slot), static_cast<char>(generation >> 8),
+            static_cast<char>(generation)};
+}
+bool read_slot_tid(const std::string& tid, std::uint32_t& slot, std::uint16_t& generation) {
+    if (tid.size() != 4) return false;
+    const auto* u = reinterpret_cast<const std::uint8_t*>(tid.data());
+    slot = static_cast<std::uint32_t>(u[0] << 8 | u[1]);
+    generation = static_cast<std::uint16_t>(u[2] << 8 | u[3]);
+    return true;
+}
+
+struct window_slot {
+    std::uint32_t socket = 0;
+    std::uint32_t peer = 0;
+    std::uint16_t generation = 0;
+    std::uint8_t phase = 0;
+    bool busy = false;
+    clock_type::time_point sent;
+};
+
+// Every waiting datagram on the sockets epoll reports, batched with recvmmsg.
+class socket_poller {
+public:
+    explicit socket_poller(const std::vector<std::unique_ptr<krpc_socket>>& sockets) {
+        epoll_ = ::epoll_create1(0);
+        if (epoll_ < 0) throw std::runtime_error("epoll_create1 failed");
+        for (std::size_t i = 0; i < sockets.size(); ++i) {
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u32 = static_cast<std::uint32_t>(i);
+            ::epoll_ctl(epoll_, EPOLL_CTL_ADD, sockets[i]->fd(), &ev);
+        }
+        fds_.reserve(sockets.size());
+        for (const auto& s : sockets) fds_.push_back(s->fd());
+    }
+    ~socket_poller() { ::close(epoll_); }
+    socket_poller(const socket_poller&) = delete;
+    socket_poller& operator=(const socket_poller&) = delete;
+
+    // on(socket index, datagram, sender)
+    template <class F>
+    void poll(int timeout_ms, F&& on) {
+        epoll_event events[256];
+        const int n = ::epoll_wait(epoll_, events, 256, timeout_ms);
+        for (int e = 0; e < n; ++e) {
+            const auto index = events[e].data.u32;
+            constexpr int batch = 16;
+            mmsghdr msgs[batch]{};
+            iovec iov[batch];
+            sockaddr_in from[batch];
+            for (int j = 0; j < batch; ++j) {
+                iov[j] = {buffers_[static_cast<std::size_t>(j)].data(), buffers_[static_cast<std::size_t>(j)].size()};
+                msgs[j].msg_hdr.msg_iov = &iov[j];
+                msgs[j].msg_hdr.msg_iovlen = 1;
+                msgs[j].msg_hdr.msg_name = &from[j];
+                msgs[j].msg_hdr.msg_namelen = sizeof from[j];
+            }
+            const int got = ::recvmmsg(fds_[index], msgs, batch, MSG_DONTWAIT, nullptr);
+            for (int j = 0; j < got; ++j)
+                on(index, std::span<const std::uint8_t>(buffers_[static_cast<std::size_t>(j)].data(), msgs[j].msg_len), from[j]);
+        }
+    }
+
+private:
+    int epoll_ = -1;
+    std::vector<int> fds_;
+    std::array<std::array<std::uint8_t, 2048>, 16> buffers_{};
+};
+
+bool same_endpoint(const sockaddr_in& a, const sockaddr_in& b) {
+    return a.sin_addr.s_addr == b.sin_addr.s_addr && a.sin_port == b.sin_port;
+}
+
+// Every query of the benchmarks carries this DHT id (they are read-only, BEP 43).
+const std::string& load_id() {
+    static const std::string id = [] {
+        auto rng = random_source::from_os();
+        return dht::node_id::random(rng).to_bytes();
+    }();
+    return id;
+}
+
+bytes encode_query(const std::string& tid, const char* method, bencode::dict args) {
+    args.emplace("id", load_id());
+    auto q = krpc::message::query(tid, method, std::move(args));
+    q.read_only = true;
+    return krpc::encode(q);
+}
+
+struct fill_result {
+    std::uint64_t registered = 0, lost = 0, invalid = 0;
+    std::map<std::string, std::uint64_t> errors;
+    double seconds = 0;
+    std::optional<dht::node_id> introducer;
+};
+
+// Registers every peer (two queries each: the IP-bound token, then the signed
+// registration), peer i from socket first + i % count, with `window` queries outstanding;
+// stops issuing after `deadline_s`. With `progress`, one JSON line per second.
+fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, socket_poller& poller,
+                         const sockaddr_in& node, const std::vector<overlay::identity>& peers, std::size_t first,
+                         std::size_t count, int window, double deadline_s, bool progress) {
+    fill_result r;
+    std::vector<window_slot> slots(static_cast<std::size_t>(std::clamp(window, 1, 65535)));
+    std::size_t next_peer = 0;
+    const auto start = clock_type::now();
+    const auto deadline = start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(deadline_s));
+    auto send = [&](std::uint32_t i, bencode::dict args) {
+        auto& s = slots[i];
+        s.busy = true;
+        s.sent = clock_type::now();
+        sockets[s.socket]->send_raw(encode_query(slot_tid(i + 1, ++s.generation), "ovl_register", std::move(args)));
+    };
+    auto start_peer = [&](std::uint32_t i, std::uint32_t peer) {
+        auto& s = slots[i];
+        s.peer = peer;
+        s.socket = static_cast<std::uint32_t>(first + peer % count);
+        s.phase = 0;
+        send(i, {{"k", key_bytes(peers[peer])}});
+    };
+    auto next = [&](std::uint32_t i) {
+        slots[i].busy = false;
+        if (next_peer < peers.size() && clock_type::now() < deadline)
+            start_peer(i, static_cast<std::uint32_t>(next_peer++));
+    };
+    for (std::uint32_t i = 0; i < slots.size(); ++i) {
+        next(i);
+        if (i % 16 == 15) poller.poll(0, [](auto, auto, auto) {});
+    }
+    auto on = [&](std::uint32_t index, std::span<const std::uint8_t> data, const sockaddr_in& from) {
+        auto decoded = krpc::decode(data);
+        auto* m = std::get_if<krpc::message>(&decoded);
+        if (!m || m->kind == krpc::message_kind::query) return;
+        std::uint32_t slot = 0;
+        std::uint16_t generation = 0;
+        if (!read_slot_tid(m->transaction_id, slot, generation) || slot == 0 || slot > slots.size()) {
+            ++r.invalid;
+            return;
+        }
+        auto& s = slots[slot - 1];
+        if (!s.busy || s.generation != generation || s.socket != index || !same_endpoint(from, node)) {
+            ++r.invalid;
+            return;
+        }
+        if (m->kind == krpc::message_kind::error) {
+            ++r.errors[m->error_message];
+            next(slot - 1);
+            return;
+        }
+        if (s.phase == 0) {
+            const auto* token = bencode::find_string(m->body, "tok");
+            const auto* id = bencode::find_string(m->body, "id");
+            if (!token || !id || id->size() != dht::node_id::size) {
+                ++r.invalid;
+                next(slot - 1);
+                return;
+            }
+            if (!r.introducer) r.introducer = dht::node_id::from_bytes(*id);
+            s.phase = 1;
+            send(slot - 1, signed_register_args(peers[s.peer], *r.introducer, *token));
+            return;
+        }
+        if (bencode::find_int(m->body, "ttl")) ++r.registered;
+        else if (bencode::find_string(m->body, "tok")) ++r.errors["token refused"];
+        else ++r.invalid;
+        next(slot - 1);
+    };
+    auto next_check = start + std::chrono::milliseconds(100);
+    auto next_report = start + std::chrono::seconds(1);
+    while (std::any_of(slots.begin(), slots.end(), [](const window_slot& s) { return s.busy; })) {
+        poller.poll(5, on);
+        const auto now = clock_type::now();
+        if (now >= next_check) {
+            next_check = now + std::chrono::milliseconds(100);
+            for (std::uint32_t i = 0; i < slots.size(); ++i) {
+                if (!slots[i].busy || now - slots[i].sent < reply_timeout) continue;
+                ++r.lost;
+                // Start the peer over: a fresh token, a fresh signature.
+                if (now < deadline) start_peer(i, slots[i].peer);
+                else slots[i].busy = false;
+            }
+        }
+        if (progress && now >= next_report) {
+            next_report += std::chrono::seconds(1);
+            std::printf("%s\n", json{{"t", std::chrono::duration<double>(now - start).count()}, {"registered", r.registered}}
+                                    .dump()
+                                    .c_str());
+            std::fflush(stdout);
+        }
+    }
+    r.seconds = std::chrono::duration<double>(clock_type::now() - start).count();
+    return r;
+}
+
+std::vector<overlay::identity> generate_identities(random_source& rng, std::size_t n) {
+    std::vector<overlay::identity> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(overlay::identity::generate(rng));
+    return out;
+}
+
+// fill: N fresh keys register over all sockets; after generating the keys it prints a
+// "ready" line and, with `wait_go`, waits for a line on stdin, so the caller can read the
+// node's memory just before the first registration.
+int run_fill(std::vector<std::unique_ptr<krpc_socket>>& sockets, const sockaddr_in& node, random_source& rng,
+             std::size_t n, int window, double deadline_s, bool wait_go) {
+    const auto t0 = clock_type::now();
+    const auto peers = generate_identities(rng, n);
+    std::printf("%s\n", json{{"mode", "fill"}, {"ready", true}, {"keys", n},
+                             {"keygen_s", std::chrono::duration<double>(clock_type::now() - t0).count()}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+    if (wait_go) {
+        char line[64];
+        if (!std::fgets(line, sizeof line, stdin)) return 1;
+    }
+    socket_poller poller(sockets);
+    const double own0 = process_cpu_seconds(static_cast<int>(::getpid()));
+    const auto r = register_all(sockets, poller, node, peers, 0, sockets.size(), window, deadline_s, true);
+    const double own = process_cpu_seconds(static_cast<int>(::getpid())) - own0;
+    std::printf("%s\n", json{{"mode", "fill"}, {"done", true}, {"registered", r.registered}, {"seconds", r.seconds},
+                             {"per_second", static_cast<double>(r.registered) / r.seconds}, {"load_cpu_s", own}, {"lost", r.lost},
+                             {"invalid", r.invalid}, {"errors", r.errors}, {"sources", sockets.size()}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
+// introduce-load: the last `targets` sockets register one target each (their sockets then
+// receive the introducer's notices); every other socket is a requester with its own key
+// and IP-bound token and one pre-encoded ovl_introduce (its transaction id patched per
+// query) to a target on another socket. Closed loop with `window` queries outstanding;
+// the figure is introductions per second of the node's CPU time (utime + stime of `pid`).
+int run_introduce_load(std::vector<std::unique_ptr<krpc_socket>>& sockets, const sockaddr_in& node, random_source& rng,
+                       int pid, std::size_t targets, int window, double warmup, double seconds) {
+    if (targets == 0 || targets >= sockets.size()) throw std::runtime_error("need more sockets than --targets");
+    const auto requesters = sockets.size() - targets;
+    socket_poller poller(sockets);
+    const auto target_ids = generate_identities(rng, targets);
+    const auto reg = register_all(sockets, poller, node, target_ids, requesters, targets, 256, 30, false);
+    if (reg.registered != targets)
+        throw std::runtime_error(fmt::format("only {} of {} targets registered ({})", reg.registered, targets,
+                                             json(reg.errors).dump()));
+    const std::string sid = "benchsid";
+    struct query_template {
+        bytes wire;
+        std::size_t tid_at = 0;
+    };
+    std::vector<query_template> templates;
+    const std::string placeholder = "\x01\x02\x03\x04";
+    for (std::size_t i = 0; i < requesters; ++i) {
+        const auto requester = overlay::identity::generate(rng);
+        const auto target = key_bytes(target_ids[(i * 7 + 1) % targets]);
+        bencode::dict args{{"k", key_bytes(requester)}, {"t", target}, {"sid", sid}};
+        const auto first = sockets[i]->call("ovl_introduce", args);
+        const auto* token = bencode::find_string(first.body, "tok");
+        if (!token) throw std::runtime_error("no token for a requester: " + outcome(first));
+        args.emplace("tok", *token);
+        query_template t{encode_query(placeholder, "ovl_introduce", std::move(args)), 0};
+        const std::string marker = "1:t4:" + placeholder;
+        const auto at = std::search(t.wire.begin(), t.wire.end(), marker.begin(), marker.end());
+        if (at == t.wire.end()) throw std::runtime_error("cannot find the transaction id in a query");
+        t.tid_at = static_cast<std::size_t>(at - t.wire.begin()) + 5;
+        templates.push_back(std::move(t));
+    }
+
+    std::printf("%s\n", json{{"mode", "introduce-load"}, {"ready", true}}.dump().c_str());
+    std::fflush(stdout);
+
+    std::vector<window_slot> slots(static_cast<std::size_t>(std::clamp(window, 1, 65535)));
+    std::uint64_t ok = 0, invalid = 0, lost = 0, notices = 0, stray = 0;
+    std::map<std::string, std::uint64_t> errors;
+    std::uint32_t next_source = 0;
+    bool draining = false;
+    auto issue = [&](std::uint32_t i) {
+        auto& s = slots[i];
+        s.socket = next_source;
+        next_source = static_cast<std::uint32_t>((next_source + 1) % requesters);
+        s.busy = true;
+        s.sent = clock_type::now();
+        auto& t = templates[s.socket];
+        const auto tid = slot_tid(i + 1, ++s.generation);
+        std::copy(tid.begin(), tid.end(), t.wire.begin() + static_cast<std::ptrdiff_t>(t.tid_at));
+        sockets[s.socket]->send_raw(t.wire);
+    };
+    const std::string_view notice_method = "16:ovl_introduction";
+    auto on = [&](std::uint32_t index, std::span<const std::uint8_t> data, const sockaddr_in& from) {
+        if (index >= requesters) {
+            // A target's socket: the introducer's notice (a query naming the requester).
+            const std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
+            if (same_endpoint(from, node) && text.find(notice_method) != std::string_view::npos) ++notices;
+            else ++stray;
+            return;
+        }
+        auto decoded = krpc::decode(data);
+        auto* m = std::get_if<krpc::message>(&decoded);
+        std::uint32_t slot = 0;
+        std::uint16_t generation = 0;
+        if (!m || m->kind == krpc::message_kind::query || !read_slot_tid(m->transaction_id, slot, generation) ||
+            slot == 0 || slot > slots.size()) {
+            ++invalid;
+            return;
+        }
+        auto& s = slots[slot - 1];
+        if (!s.busy || s.generation != generation || s.socket != index || !same_endpoint(from, node)) {
+            ++invalid;
+            return;
+        }
+        s.busy = false;
+        if (m->kind == krpc::message_kind::error) {
+            ++errors[m->error_message];
+        } else {
+            const auto* ep = bencode::find_string(m->body, "ep");
+            const auto* got_sid = bencode::find_string(m->body, "sid");
+            if (ep && ep->size() == 6 && got_sid && *got_sid == sid && bencode::find_string(m->body, "nat")) ++ok;
+            else ++invalid;
+        }
+        if (!draining) issue(slot - 1);
+    };
+    auto run_for = [&](double s) {
+        const auto end = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(s));
+        auto next_check = clock_type::now() + std::chrono::milliseconds(100);
+        for (auto now = clock_type::now(); now < end; now = clock_type::now()) {
+            poller.poll(5, on);
+            if (now < next_check) continue;
+            next_check = now + std::chrono::milliseconds(100);
+            for (std::uint32_t i = 0; i < slots.size(); ++i) {
+                if (!slots[i].busy || now - slots[i].sent < reply_timeout) continue;
+                ++lost;
+                slots[i].busy = false;
+                if (!draining) issue(i);
+            }
+        }
+    };
+    // Open the window gradually, so a burst does not overflow the node's receive buffer.
+    for (std::uint32_t i = 0; i < slots.size(); ++i) {
+        issue(i);
+        if (i % 16 == 15) poller.poll(0, on);
+    }
+    run_for(warmup);
+    ok = invalid = lost = notices = stray = 0;
+    errors.clear();
+    const double cpu0 = process_cpu_seconds(pid), own0 = process_cpu_seconds(static_cast<int>(::getpid()));
+    const auto t0 = clock_type::now();
+    run_for(seconds);
+    const double wall = std::chrono::duration<double>(clock_type::now() - t0).count();
+    const double cpu = process_cpu_seconds(pid) - cpu0;
+    const double own = process_cpu_seconds(static_cast<int>(::getpid())) - own0;
+    const auto measured_ok = ok, measured_notices = notices;
+    draining = true;
+    run_for(0.3);
+    std::printf("%s\n", json{{"mode", "introduce-load"},
+                             {"introductions", measured_ok},
+                             {"wall_s", wall},
+                             {"node_cpu_s", cpu},
+                             {"load_cpu_s", own},
+                             {"per_core", cpu > 0 ? static_cast<double>(measured_ok) / cpu : 0.0},
+                             {"per_wall_s", static_cast<double>(measured_ok) / wall},
+                             {"notices", measured_notices},
+                             {"errors", errors},
+                             {"invalid", invalid},
+                             {"lost", lost},
+                             {"stray", stray},
+                             {"requesters", requesters},
+                             {"targets", targets},
+                             {"window", slots.size()}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -449,6 +878,31 @@ int main(int argc, char** argv) {
     auto* soak = app.add_subcommand("soak", "steady mixed load, one JSON line per second");
     soak->add_option("--seconds", seconds)->check(CLI::PositiveNumber);
     soak->add_option("--rate", rate, "queries per second")->check(CLI::Range(1.0, 1e6));
+    int bind_count = 0;
+    app.add_option("--bind-count", bind_count,
+                   "send from this many consecutive addresses from the first --bind one (benchmarks)");
+    int cpu = -1;
+    app.add_option("--cpu", cpu, "pin this process to one CPU");
+    std::size_t fill_count = 0;
+    int window = 256;
+    double deadline = 50;
+    bool wait_go = false;
+    auto* fill = app.add_subcommand("fill", "benchmark: N fresh keys register, closed loop over all sources");
+    fill->add_option("N", fill_count)->required();
+    fill->add_option("--window", window, "queries outstanding")->check(CLI::Range(1, 65535));
+    fill->add_option("--deadline", deadline, "stop issuing registrations after this many seconds");
+    fill->add_flag("--wait-go", wait_go, "after generating the keys, wait for a line on stdin");
+    int pid = 0;
+    std::size_t targets = 1024;
+    double warmup = 1;
+    double load_seconds = 5;
+    auto* intro_load = app.add_subcommand("introduce-load",
+                                          "benchmark: introductions per second of the node's CPU, closed loop");
+    intro_load->add_option("--pid", pid, "the node's process id (its CPU time is read from /proc)")->required();
+    intro_load->add_option("--targets", targets, "sockets (the last ones) that register a target each");
+    intro_load->add_option("--window", window, "queries outstanding")->check(CLI::Range(1, 65535));
+    intro_load->add_option("--warmup", warmup, "unmeasured seconds first");
+    intro_load->add_option("--seconds", load_seconds, "measured seconds")->check(CLI::PositiveNumber);
     app.require_subcommand(1);
     CLI11_PARSE(app, argc, argv);
 
@@ -456,6 +910,19 @@ int main(int argc, char** argv) {
         const auto colon = node.rfind(':');
         if (colon == std::string::npos) throw std::runtime_error("--node must be IPv4:PORT");
         const auto target = to_sockaddr(node.substr(0, colon), static_cast<std::uint16_t>(std::stoi(node.substr(colon + 1))));
+        if (cpu >= 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(cpu, &set);
+            if (::sched_setaffinity(0, sizeof set, &set) != 0) throw std::runtime_error("sched_setaffinity failed");
+        }
+        if (bind_count > 0) {
+            bind_ips = address_range(bind_ips.front(), bind_count);
+            rlimit files{};
+            ::getrlimit(RLIMIT_NOFILE, &files);
+            files.rlim_cur = std::max<rlim_t>(files.rlim_cur, std::min<rlim_t>(files.rlim_max, bind_ips.size() + 64));
+            ::setrlimit(RLIMIT_NOFILE, &files);
+        }
         std::vector<std::unique_ptr<krpc_socket>> sockets;
         for (const auto& ip : bind_ips) sockets.push_back(std::make_unique<krpc_socket>(ip, target));
         auto rng = random_source::from_os();
@@ -463,6 +930,9 @@ int main(int argc, char** argv) {
         if (intro->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_introduce");
         if (relay->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_relay");
         if (announce->parsed()) return run_announce(*sockets.front(), rng, count);
+        if (fill->parsed()) return run_fill(sockets, target, rng, fill_count, window, deadline, wait_go);
+        if (intro_load->parsed())
+            return run_introduce_load(sockets, target, rng, pid, targets, window, warmup, load_seconds);
         if (frames->parsed()) {
             // The session's two ends: a second socket on the same address when only one is given.
             if (sockets.size() < 2) sockets.push_back(std::make_unique<krpc_socket>(bind_ips.front(), target));
