@@ -23,10 +23,13 @@ duration nat::timeout(protocol proto, const mapping& m) const {
     return m.established ? config_.tcp_established_timeout : config_.tcp_transitory_timeout;
 }
 
-nat::mapping* nat::find(const flow_index& index, const flow_key& key, timestamp now) {
-    const std::uint32_t* found = index.find(key);
-    if (!found) return nullptr;
-    const std::uint32_t id = *found;
+nat::mapping* nat::find(const flow_index& index, last_found& last, const flow_key& key, timestamp now) {
+    if (last.id == last_found::none || !(last.key == key)) {
+        const std::uint32_t* found = index.find(key);
+        if (!found) return nullptr;
+        last = {key, *found};
+    }
+    const std::uint32_t id = last.id;
     if (now >= mappings_[id].expires) {
         remove(id);
         return nullptr;
@@ -60,6 +63,8 @@ nat::mapping& nat::create(timestamp now, const flow_key& key, const endpoint& sr
 }
 
 void nat::remove(std::uint32_t id) {
+    if (last_by_flow_.id == id) last_by_flow_ = {};
+    if (last_by_external_.id == id) last_by_external_ = {};
     mapping& m = mappings_[id];
     by_flow_.erase(m.key);
     by_external_.erase(flow_key{m.key.proto, false, external_of(m), {}});
@@ -82,7 +87,7 @@ bool nat::tuple_held(timestamp now, protocol proto, const endpoint& external,
 
 bool nat::port_free(timestamp now, protocol proto, std::uint16_t port, const endpoint& dst) {
     const endpoint ext{external_ip_, port};
-    if (find(by_external_, flow_key{proto, false, ext, {}}, now)) return false;
+    if (find(by_external_, last_by_external_, flow_key{proto, false, ext, {}}, now)) return false;
     return !tuple_held(now, proto, ext, dst);
 }
 
@@ -175,10 +180,10 @@ translation nat::outbound(timestamp now, protocol proto, std::uint8_t flags, con
     if (proto == protocol::udp && config_.udp_blocked) return {{}, drop_reason::udp_blocked};
 
     const flow_key exact_key{proto, true, src, dst};
-    mapping* m = exact_count_ > 0 ? find(by_flow_, exact_key, now) : nullptr;
+    mapping* m = exact_count_ > 0 ? find(by_flow_, last_by_flow_, exact_key, now) : nullptr;
     if (!m) {
         const flow_key key{proto, false, src, remote_key(dst)};
-        m = find(by_flow_, key, now);
+        m = find(by_flow_, last_by_flow_, key, now);
         if (m && config_.translate && tuple_held(now, proto, external_of(*m), dst)) {
             // Port collision: conntrack already holds (external, dst) from an unsolicited
             // inbound packet, so this destination gets a mapping of its own on another port.
@@ -214,7 +219,7 @@ translation nat::inbound(timestamp now, protocol proto, std::uint8_t flags, cons
     // Without translation, endpoint-independent filtering means no filter at all ("open").
     if (!config_.translate && config_.filtering == filtering_behavior::endpoint_independent)
         return {dst, std::nullopt};
-    mapping* m = find(by_external_, flow_key{proto, false, dst, {}}, now);
+    mapping* m = find(by_external_, last_by_external_, flow_key{proto, false, dst, {}}, now);
     if (!m) {
         note_unsolicited(now, proto, src, dst);
         return {{}, drop_reason::no_mapping};

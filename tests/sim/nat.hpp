@@ -90,7 +90,15 @@ private:
 
     endpoint remote_key(const endpoint& dst) const;
     duration timeout(protocol proto, const mapping& m) const;
-    mapping* find(const flow_index& index, const flow_key& key, timestamp now);
+    // The mapping an index last found, and under which key: most NATs serve one flow at a
+    // time, so a packet usually finds its mapping here without loading the index's slots.
+    // remove() forgets it, so it never names a removed (or reused) mapping.
+    struct last_found {
+        flow_key key{};
+        std::uint32_t id = none;
+        static constexpr std::uint32_t none = ~std::uint32_t{0};
+    };
+    mapping* find(const flow_index& index, last_found& last, const flow_key& key, timestamp now);
     mapping& create(timestamp now, const flow_key& key, const endpoint& src, std::uint16_t port);
     void remove(std::uint32_t id);
     std::optional<std::uint16_t> allocate_port(timestamp now, protocol proto, const endpoint& src,
@@ -117,6 +125,8 @@ private:
     ip_address external_ip_;
     std::size_t exact_count_ = 0;
     std::vector<mapping> mappings_;
+    last_found last_by_flow_;
+    last_found last_by_external_;
     flow_index by_flow_;
     flow_index by_external_;
     // Conntrack entries created by unsolicited inbound packets: (external, remote) → expiry.
