@@ -603,10 +603,6 @@ fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, soc
         if (next_peer < peers.size() && clock_type::now() < deadline)
             start_peer(i, static_cast<std::uint32_t>(next_peer++));
     };
-    for (std::uint32_t i = 0; i < slots.size(); ++i) {
-        next(i);
-        if (i % 16 == 15) poller.poll(0, [](auto, auto, auto) {});
-    }
     auto on = [&](std::uint32_t index, std::span<const std::uint8_t> data, const sockaddr_in& from) {
         auto decoded = krpc::decode(data);
         auto* m = std::get_if<krpc::message>(&decoded);
@@ -645,6 +641,11 @@ fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, soc
         else ++r.invalid;
         next(slot - 1);
     };
+    // Open the window gradually, so a burst does not overflow the node's receive buffer.
+    for (std::uint32_t i = 0; i < slots.size(); ++i) {
+        next(i);
+        if (i % 16 == 15) poller.poll(0, on);
+    }
     auto next_check = start + std::chrono::milliseconds(100);
     auto next_report = start + std::chrono::seconds(1);
     while (std::any_of(slots.begin(), slots.end(), [](const window_slot& s) { return s.busy; })) {
