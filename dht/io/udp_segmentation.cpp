@@ -4,7 +4,7 @@ namespace ovl::io {
 
 namespace {
 
-bool plain(const outgoing_datagram& d) { return d.ttl == 0 && d.socket == 0 && !d.from_secondary_port; }
+bool plain(const outgoing_datagram& d) { return d.ttl == 0 && !d.from_secondary_port; }
 
 } // namespace
 
@@ -18,7 +18,7 @@ std::size_t segment_run(std::span<const outgoing_datagram> batch) {
     while (n < batch.size() && n < max_segments) {
         const auto& d = batch[n];
         const std::size_t len = d.payload.size();
-        if (!plain(d) || d.to != first.to || len == 0 || len > size || total + len > max_segmented_bytes) break;
+        if (!plain(d) || d.to != first.to || d.socket != first.socket || len == 0 || len > size || total + len > max_segmented_bytes) break;
         ++n;
         total += len;
         if (len < size) break;   // only the last segment may be shorter

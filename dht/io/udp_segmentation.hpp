@@ -16,13 +16,14 @@ namespace ovl::io {
 
 // The kernel's limit on segments per send (UDP_MAX_SEGMENTS in kernels before 6.9).
 inline constexpr std::size_t max_segments = 64;
-// A run's payload must fit one IPv6 (the smaller of the two) UDP datagram.
-inline constexpr std::size_t max_segmented_bytes = 65535 - 40 - 8;
+// A run's payload must fit one UDP datagram: 65,507 bytes over IPv4 (IPv6 allows 20 more).
+inline constexpr std::size_t max_segmented_bytes = 65535 - 20 - 8;
 
-// How many datagrams from the front of `batch` may go out as one segmented send: the run of
-// datagrams to the front's destination, from the core's own socket with the default TTL
-// (a TTL is per send, not per segment), each the front's size except a last one that may be
-// shorter, within max_segments and max_segmented_bytes. At least 1 for a non-empty batch.
+// How many datagrams from the front of `batch` may go out as one segmented send: the run
+// of datagrams to the front's destination from the front's socket, with the default TTL (a
+// TTL is per send, not per segment), none from the secondary port, each the front's size
+// except a last one that may be shorter, within max_segments and max_segmented_bytes.
+// At least 1 for a non-empty batch.
 std::size_t segment_run(std::span<const outgoing_datagram> batch);
 
 } // namespace ovl::io

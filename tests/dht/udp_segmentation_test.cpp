@@ -77,6 +77,7 @@ TEST_CASE("segment_run: what must leave in a send of its own", "[udp_segmentatio
     auto extra = sized(1200);
     extra.socket = 3;
     CHECK(run_of({sized(1200), extra}) == 1);
+    CHECK(run_of({extra, extra, sized(1200)}) == 2);   // an extra socket's runs are its own
     auto secondary = sized(1200);
     secondary.from_secondary_port = true;
     CHECK(run_of({sized(1200), secondary}) == 1);
