@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace ovl::sim {
@@ -157,9 +158,7 @@ void network::service(udp_binding& b) {
         endpoint source{d->to.address.is_v4() ? b.local_.address : source_for(host, d->to.address), b.local_.port};
         if (d->from_secondary_port) source.port = secondary_port(source.port);
         else if (d->socket != 0) source.port = extra_port(b, d->socket);
-        packet p{protocol::udp, 0, source, d->to, std::move(d->payload)};
-        if (d->ttl != 0) p.ttl = d->ttl;
-        send(host, std::move(p));
+        send(host, protocol::udp, 0, source, d->to, std::move(d->payload), d->ttl != 0 ? d->ttl : packet::default_ttl);
     }
     while (auto released = b.core_->poll_released_socket()) {
         auto it = std::find_if(b.ports_.begin(), b.ports_.end(), [&](const auto& p) { return p.socket == *released; });
@@ -204,20 +203,22 @@ void network::log_to(std::string& sink) {
     log_ = [&sink](std::string_view line) { sink.append(line); };
 }
 
-std::uint32_t network::alloc_packet(packet p) {
+std::uint32_t network::alloc_packet(protocol proto, std::uint8_t flags, const endpoint& src, const endpoint& dst,
+                                    bytes payload, std::uint8_t ttl) {
     if (free_packets_.empty()) {
-        packets_.push_back(std::move(p));
+        packets_.emplace_back(proto, flags, src, dst, std::move(payload), ttl);
         return static_cast<std::uint32_t>(packets_.size() - 1);
     }
     const std::uint32_t slot = free_packets_.back();
     free_packets_.pop_back();
-    packets_[slot] = std::move(p);
+    packets_[slot].assign(proto, flags, src, dst, std::move(payload), ttl);
     return slot;
 }
 
-void network::send(std::uint32_t from_node, packet p) {
+void network::send(std::uint32_t from_node, protocol proto, std::uint8_t flags, const endpoint& src,
+                   const endpoint& dst, bytes payload, std::uint8_t ttl) {
     ++stats_.sent;
-    const std::uint32_t slot = alloc_packet(std::move(p));
+    const std::uint32_t slot = alloc_packet(proto, flags, src, dst, std::move(payload), ttl);
     // An IPv6 packet from a host without an IPv6 address: the host has no route for it.
     if (packets_[slot].src.address.is_unspecified()) return drop(slot, drop_reason::no_route);
     forward(nodes_[from_node].realm, from_node, true, slot);
@@ -250,7 +251,7 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, bool from_i
     // without crossing its own uplink. The receiver is a member exactly when it was found
     // in the realm's table, which spares reading a gateway's node here.
     const std::size_t size =
-        packets_[slot].payload.size() + (packets_[slot].dst.address.is_v6() ? header_bytes_v6 : header_bytes_v4);
+        packets_[slot].payload_size + (packets_[slot].dst.address.is_v6() ? header_bytes_v6 : header_bytes_v4);
     std::optional<timestamp> t = now_;
     if (from_is_member)
         t = nodes_[from].access.traverse(*t, size, link::direction::up, rng_);
@@ -283,7 +284,7 @@ void network::drop(std::uint32_t slot, drop_reason why) {
 
 void network::log_packet(std::string_view verdict, const packet& p) {
     log_(fmt::format("{} {} {} {} > {} {}\n", (now_ - epoch).count(), verdict, to_string(p.proto),
-                     p.src.to_string(), p.dst.to_string(), p.payload.size()));
+                     p.src.to_string(), p.dst.to_string(), p.payload_size));
 }
 
 bool network::step() {
@@ -292,7 +293,11 @@ bool network::step() {
     now_ = e.at;
     // The next event's packet is most often the next one handled: fetch it while this
     // event runs (only a hint: an event pushed meanwhile changes nothing but what is warm).
-    if (!queue_.empty() && !(queue_.top().ref & timer_bit)) __builtin_prefetch(&packets_[queue_.top().ref]);
+    if (!queue_.empty() && !(queue_.top().ref & timer_bit)) {
+        const packet* next = &packets_[queue_.top().ref];
+        __builtin_prefetch(next);
+        __builtin_prefetch(reinterpret_cast<const char*>(next) + 64); // a small payload
+    }
     if (e.ref & timer_bit) {
         fire_timer(e.ref & ~timer_bit);
     } else {
@@ -393,9 +398,20 @@ void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
     __builtin_prefetch(port.binding);
     ++stats_.delivered;
     if (log_) log_packet("deliver", packets_[slot]);
-    // Take the payload out first: the core's calls may grow the packet table.
+    // Copy the datagram out first: the core's calls may grow the packet table. A small
+    // payload is copied from the packet's own lines, a large one keeps its block.
     const endpoint from = packets_[slot].src;
-    const bytes payload = std::move(packets_[slot].payload);
+    std::array<std::uint8_t, packet::inline_capacity> small;
+    bytes large;
+    bytes_view payload;
+    if (packets_[slot].payload_size <= small.size()) {
+        const bytes_view in_packet = packets_[slot].payload();
+        std::copy(in_packet.begin(), in_packet.end(), small.begin());
+        payload = bytes_view(small.data(), in_packet.size());
+    } else {
+        large = packets_[slot].take_payload();
+        payload = large;
+    }
     release_packet(slot);
     if (port.socket == 0)
         port.core->on_datagram(now_, from, payload);

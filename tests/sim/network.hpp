@@ -151,9 +151,12 @@ private:
     const node& host_node(host_id host) const;
     // The host's address of `to`'s family; unspecified if it has none (no route).
     ip_address source_for(std::uint32_t host, const ip_address& to) const;
-    std::uint32_t alloc_packet(packet p);
+    // Builds the packet in a free slot, reusing its lines.
+    std::uint32_t alloc_packet(protocol proto, std::uint8_t flags, const endpoint& src, const endpoint& dst,
+                               bytes payload, std::uint8_t ttl);
     void release_packet(std::uint32_t slot) { free_packets_.push_back(slot); }
-    void send(std::uint32_t from_node, packet p);
+    void send(std::uint32_t from_node, protocol proto, std::uint8_t flags, const endpoint& src, const endpoint& dst,
+              bytes payload, std::uint8_t ttl = packet::default_ttl);
     // `from_is_member`: the sender belongs to the realm, so the packet crosses its link.
     void forward(std::uint32_t realm_index, std::uint32_t from, bool from_is_member, std::uint32_t slot);
     void drop(std::uint32_t slot, drop_reason why);

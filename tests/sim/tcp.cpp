@@ -39,8 +39,8 @@ tcp_connection& network::tcp_connect(host_id host, std::uint16_t local_port, con
 void network::send_segment(std::uint32_t host_node, std::uint16_t port, const endpoint& remote,
                            std::uint8_t flags, bytes payload) {
     if (!alive_[host_node]) return;
-    send(host_node, packet{protocol::tcp, flags, endpoint{source_for(host_node, remote.address), port}, remote,
-                           std::move(payload)});
+    send(host_node, protocol::tcp, flags, endpoint{source_for(host_node, remote.address), port}, remote,
+         std::move(payload));
 }
 
 void network::deliver_tcp(std::uint32_t n, std::uint32_t slot) {
@@ -78,7 +78,7 @@ void network::deliver_tcp(std::uint32_t n, std::uint32_t slot) {
 
     ++stats_.delivered;
     if (log_) log_packet("deliver", packets_[slot]);
-    const bytes payload = std::move(packets_[slot].payload);
+    const bytes payload = packets_[slot].take_payload();
     release_packet(slot);
     tcp_connection& c = *it->second;
     if (rst) {
