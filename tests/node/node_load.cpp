@@ -720,7 +720,7 @@ int run_introduce_load(std::vector<std::unique_ptr<krpc_socket>>& sockets, const
     const auto requesters = sockets.size() - targets;
     socket_poller poller(sockets);
     const auto target_ids = generate_identities(rng, targets);
-    const auto reg = register_all(sockets, poller, node, target_ids, requesters, targets, 256, 30, false);
+    const auto reg = register_all(sockets, poller, node, target_ids, requesters, targets, window, 30, false);
     if (reg.registered != targets)
         throw std::runtime_error(fmt::format("only {} of {} targets registered ({})", reg.registered, targets,
                                              json(reg.errors).dump()));
