@@ -61,8 +61,11 @@ void overlay_session::run_on_loop(std::function<void(timestamp)> fn) {
 tcp_tunnel& overlay_session::ensure_tunnel() {
     if (!tunnel_)
         tunnel_.emplace(
-            [this](const endpoint& from, bytes payload) {
-                driver_.post([this, from, payload = std::move(payload)](timestamp now) { on_datagram(now, from, payload); });
+            [this](const endpoint& from, std::vector<bytes> frames) {
+                driver_.post([this, from, frames = std::move(frames)](timestamp now) {
+                    for (const auto& f : frames) node_->on_datagram(now, from, f);
+                    after(now);
+                });
             },
             log_);
     return *tunnel_;

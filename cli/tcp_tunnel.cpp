@@ -24,6 +24,10 @@ namespace {
 // Bounds against a peer that sends or receives nothing useful.
 constexpr std::size_t max_connections = 256;
 constexpr std::size_t max_queued_frames = 256;
+// Frames written with one system call, and bytes read with one: a bulk stream costs a
+// system call per batch of frames rather than one or two per frame.
+constexpr std::size_t frames_per_write = 64;
+constexpr std::size_t read_size = 64 * 1024;
 constexpr auto connect_timeout = std::chrono::seconds(3);
 // A connection that carries nothing for this long is closed, so idle ones cannot hold
 // all the slots (clients keep theirs busy with registration keepalives every 20 s).
@@ -59,9 +63,17 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         asio::steady_timer timer;
         std::deque<bytes> queue;
         bool open = false;
-        bool writing = false;
-        std::array<std::uint8_t, 2> header{};
-        bytes body;
+        std::size_t writing = 0;   // frames at the front of the queue being written
+        // Room for one read after the longest partial frame (2 + 65,535 bytes).
+        std::vector<std::uint8_t> received = std::vector<std::uint8_t>(read_size + 2 + 0xffff);
+        std::size_t filled = 0;    // bytes of `received` read and not yet delivered
+    };
+
+    // A frame to send, queued by any thread for the tunnel's.
+    struct outgoing {
+        endpoint to;
+        bytes payload;
+        bool dial;
     };
 
     impl(deliver_fn d, logger_ptr l) : deliver(std::move(d)), log(std::move(l)), work(asio::make_work_guard(io)) {}
@@ -86,11 +98,9 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                 if (!e2 && self->conns.size() < max_connections) {
                     auto c = std::make_shared<connection>(self->io);
                     c->socket = std::move(s);
-                    c->open = true;
                     const auto ep = from_asio(remote);
                     self->add(ep, c);
-                    self->arm_idle(ep, c);
-                    self->read(ep, c);
+                    self->start(ep, c);
                 }
             }
             self->accept();
@@ -118,20 +128,49 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         });
     }
 
+    // Starts reading an open connection. Frames are written at once, not held back for
+    // more (Nagle): each one is a datagram somebody waits for, and bulk writes batch anyway.
+    void start(const endpoint& ep, const std::shared_ptr<connection>& c) {
+        c->open = true;
+        boost::system::error_code ignored;
+        c->socket.set_option(tcp::no_delay(true), ignored);
+        arm_idle(ep, c);
+        read(ep, c);
+    }
+
     void read(const endpoint& ep, const std::shared_ptr<connection>& c) {
-        asio::async_read(c->socket, asio::buffer(c->header),
-                         [self = shared_from_this(), ep, c](const boost::system::error_code& ec, std::size_t) {
-                             if (ec) return self->remove(ep, c);
-                             const std::size_t n = (std::size_t{c->header[0]} << 8) | c->header[1];
-                             c->body.resize(n);
-                             asio::async_read(c->socket, asio::buffer(c->body),
-                                              [self, ep, c](const boost::system::error_code& ec2, std::size_t) {
-                                                  if (ec2) return self->remove(ep, c);
-                                                  self->arm_idle(ep, c);
-                                                  self->deliver(ep, std::move(c->body));
-                                                  self->read(ep, c);
-                                              });
-                         });
+        c->socket.async_read_some(
+            asio::buffer(c->received.data() + c->filled, c->received.size() - c->filled),
+            [self = shared_from_this(), ep, c](const boost::system::error_code& ec, std::size_t n) {
+                if (ec) return self->remove(ep, c);
+                c->filled += n;
+                std::vector<bytes> frames;
+                std::size_t at = 0;
+                while (c->filled - at >= 2) {
+                    const auto* p = c->received.data() + at;
+                    const std::size_t len = (std::size_t{p[0]} << 8) | p[1];
+                    if (c->filled - at < 2 + len) break;
+                    frames.emplace_back(p + 2, p + 2 + len);
+                    at += 2 + len;
+                }
+                // The partial frame left moves to the front (it is shorter than one frame).
+                std::copy(c->received.begin() + static_cast<std::ptrdiff_t>(at),
+                          c->received.begin() + static_cast<std::ptrdiff_t>(c->filled), c->received.begin());
+                c->filled -= at;
+                self->arm_idle(ep, c);
+                if (!frames.empty()) self->deliver(ep, std::move(frames));
+                self->read(ep, c);
+            });
+    }
+
+    // Moves what other threads queued into the connections' queues.
+    void take_outbox() {
+        std::vector<outgoing> batch;
+        {
+            std::lock_guard lock(outbox_mutex);
+            batch.swap(outbox);
+        }
+        for (auto& o : batch) enqueue(o.to, std::move(o.payload), o.dial);
     }
 
     void enqueue(const endpoint& to, bytes payload, bool dial) {
@@ -159,9 +198,7 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                     self->log->debug("tcp tunnel: connect to {}: {}", to.to_string(), ec.message());
                     return self->remove(to, c);
                 }
-                c->open = true;
-                self->arm_idle(to, c);
-                self->read(to, c);
+                self->start(to, c);
                 self->flush(to, c);
             });
         }
@@ -192,10 +229,8 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                                                   done = std::move(done)](const boost::system::error_code& e) mutable {
             c->timer.cancel();
             if (!e) {
-                c->open = true;
                 self->add(remote, c);
-                self->arm_idle(remote, c);
-                self->read(remote, c);
+                self->start(remote, c);
                 self->flush(remote, c);
                 return done(true);
             }
@@ -208,16 +243,19 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         });
     }
 
+    // Writes the queued frames, up to frames_per_write of them in one gathered write.
     void flush(const endpoint& to, const std::shared_ptr<connection>& c) {
-        if (!c->open || c->writing || c->queue.empty()) return;
-        c->writing = true;
-        asio::async_write(c->socket, asio::buffer(c->queue.front()),
-                          [self = shared_from_this(), to, c](const boost::system::error_code& ec, std::size_t) {
-                              c->writing = false;
-                              if (ec) return self->remove(to, c);
-                              c->queue.pop_front();
-                              self->flush(to, c);
-                          });
+        if (!c->open || c->writing != 0 || c->queue.empty()) return;
+        c->writing = std::min(c->queue.size(), frames_per_write);
+        std::vector<asio::const_buffer> buffers;
+        buffers.reserve(c->writing);
+        for (std::size_t i = 0; i < c->writing; ++i) buffers.push_back(asio::buffer(c->queue[i]));
+        asio::async_write(c->socket, buffers, [self = shared_from_this(), to, c](const boost::system::error_code& ec, std::size_t) {
+            if (ec) return self->remove(to, c);
+            c->queue.erase(c->queue.begin(), c->queue.begin() + static_cast<std::ptrdiff_t>(c->writing));
+            c->writing = 0;
+            self->flush(to, c);
+        });
     }
 
     deliver_fn deliver;
@@ -228,6 +266,9 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
     // Connections by remote endpoint: changed on the tunnel thread only, looked up from others.
     mutable std::mutex mutex;
     std::map<endpoint, std::shared_ptr<connection>> conns;
+    // Frames queued by send(); one post drains all that gathered meanwhile.
+    std::mutex outbox_mutex;
+    std::vector<outgoing> outbox;
     std::atomic<std::uint64_t> accepted{0};
     std::thread thread;
 };
@@ -260,9 +301,13 @@ bool tcp_tunnel::connected(const endpoint& to) const {
 
 void tcp_tunnel::send(const endpoint& to, bytes payload, bool dial) {
     if (payload.size() > 0xffff) return;
-    asio::post(impl_->io, [self = impl_, to, payload = std::move(payload), dial]() mutable {
-        self->enqueue(to, std::move(payload), dial);
-    });
+    bool first = false;
+    {
+        std::lock_guard lock(impl_->outbox_mutex);
+        first = impl_->outbox.empty();
+        impl_->outbox.push_back({to, std::move(payload), dial});
+    }
+    if (first) asio::post(impl_->io, [self = impl_] { self->take_outbox(); });
 }
 
 void tcp_tunnel::punch(const endpoint& remote, std::optional<endpoint> via, std::uint16_t port, duration wait,

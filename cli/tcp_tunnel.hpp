@@ -12,13 +12,14 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace ovl::cli {
 
 class tcp_tunnel {
 public:
-    // Called on the tunnel's thread for every frame that arrives.
-    using deliver_fn = std::function<void(const endpoint& from, bytes payload)>;
+    // Called on the tunnel's thread with the frames of one read from `from`, in order.
+    using deliver_fn = std::function<void(const endpoint& from, std::vector<bytes> frames)>;
 
     tcp_tunnel(deliver_fn deliver, logger_ptr log);
     ~tcp_tunnel();

@@ -19,9 +19,9 @@ struct inbox {
     std::vector<std::pair<ovl::endpoint, ovl::bytes>> frames;
 
     ovl::cli::tcp_tunnel::deliver_fn sink() {
-        return [this](const ovl::endpoint& from, ovl::bytes payload) {
+        return [this](const ovl::endpoint& from, std::vector<ovl::bytes> batch) {
             std::lock_guard lock(mutex);
-            frames.emplace_back(from, std::move(payload));
+            for (auto& f : batch) frames.emplace_back(from, std::move(f));
             changed.notify_all();
         };
     }
