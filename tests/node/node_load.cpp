@@ -576,11 +576,17 @@ struct fill_result {
 
 // Registers every peer (two queries each: the IP-bound token, then the signed
 // registration), peer i from socket first + i % count, with `window` queries outstanding;
-// stops issuing after `deadline_s`. With `progress`, one JSON line per second.
+// stops issuing after `deadline_s`. With `progress`, one JSON line per second. `tokens`,
+// when given, keeps each peer's token; a peer with a known token refreshes its
+// registration in one query, as a registered peer's keepalive does.
 fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, socket_poller& poller,
                          const sockaddr_in& node, const std::vector<overlay::identity>& peers, std::size_t first,
-                         std::size_t count, int window, double deadline_s, bool progress) {
+                         std::size_t count, int window, double deadline_s, bool progress,
+                         std::vector<std::string>* tokens = nullptr,
+                         std::optional<dht::node_id> introducer = std::nullopt) {
     fill_result r;
+    r.introducer = introducer;
+    if (tokens) tokens->resize(peers.size());
     std::vector<window_slot> slots(static_cast<std::size_t>(std::clamp(window, 1, 65535)));
     std::size_t next_peer = 0;
     const auto start = clock_type::now();
@@ -595,6 +601,11 @@ fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, soc
         auto& s = slots[i];
         s.peer = peer;
         s.socket = static_cast<std::uint32_t>(first + peer % count);
+        if (tokens && r.introducer && !(*tokens)[peer].empty()) {
+            s.phase = 1;
+            send(i, signed_register_args(peers[peer], *r.introducer, (*tokens)[peer]));
+            return;
+        }
         s.phase = 0;
         send(i, {{"k", key_bytes(peers[peer])}});
     };
@@ -632,13 +643,19 @@ fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, soc
                 return;
             }
             if (!r.introducer) r.introducer = dht::node_id::from_bytes(*id);
+            if (tokens) (*tokens)[s.peer] = *token;
             s.phase = 1;
             send(slot - 1, signed_register_args(peers[s.peer], *r.introducer, *token));
             return;
         }
-        if (bencode::find_int(m->body, "ttl")) ++r.registered;
-        else if (bencode::find_string(m->body, "tok")) ++r.errors["token refused"];
-        else ++r.invalid;
+        if (bencode::find_int(m->body, "ttl")) {
+            ++r.registered;
+        } else if (bencode::find_string(m->body, "tok")) {
+            ++r.errors["token refused"];
+            if (tokens) (*tokens)[s.peer].clear();
+        } else {
+            ++r.invalid;
+        }
         next(slot - 1);
     };
     // Open the window gradually, so a burst does not overflow the node's receive buffer.
@@ -657,6 +674,7 @@ fill_result register_all(std::vector<std::unique_ptr<krpc_socket>>& sockets, soc
                 if (!slots[i].busy || now - slots[i].sent < reply_timeout) continue;
                 ++r.lost;
                 // Start the peer over: a fresh token, a fresh signature.
+                if (tokens) (*tokens)[slots[i].peer].clear();
                 if (now < deadline) start_peer(i, slots[i].peer);
                 else slots[i].busy = false;
             }
@@ -683,8 +701,10 @@ std::vector<overlay::identity> generate_identities(random_source& rng, std::size
 // fill: N fresh keys register over all sockets; after generating the keys it prints a
 // "ready" line and, with `wait_go`, waits for a line on stdin, so the caller can read the
 // node's memory just before the first registration.
+// With `refresh`, every registered peer then refreshes once (one signed query with its
+// token, as keepalives do) and the node's CPU time for that (of `pid`) is reported.
 int run_fill(std::vector<std::unique_ptr<krpc_socket>>& sockets, const sockaddr_in& node, random_source& rng,
-             std::size_t n, int window, double deadline_s, bool wait_go) {
+             std::size_t n, int window, double deadline_s, bool wait_go, bool refresh, int pid) {
     const auto t0 = clock_type::now();
     const auto peers = generate_identities(rng, n);
     std::printf("%s\n", json{{"mode", "fill"}, {"ready", true}, {"keys", n},
@@ -698,11 +718,30 @@ int run_fill(std::vector<std::unique_ptr<krpc_socket>>& sockets, const sockaddr_
     }
     socket_poller poller(sockets);
     const double own0 = process_cpu_seconds(static_cast<int>(::getpid()));
-    const auto r = register_all(sockets, poller, node, peers, 0, sockets.size(), window, deadline_s, true);
+    std::vector<std::string> tokens;
+    const auto r = register_all(sockets, poller, node, peers, 0, sockets.size(), window, deadline_s, true,
+                                refresh ? &tokens : nullptr);
     const double own = process_cpu_seconds(static_cast<int>(::getpid())) - own0;
     std::printf("%s\n", json{{"mode", "fill"}, {"done", true}, {"registered", r.registered}, {"seconds", r.seconds},
                              {"per_second", static_cast<double>(r.registered) / r.seconds}, {"load_cpu_s", own}, {"lost", r.lost},
                              {"invalid", r.invalid}, {"errors", r.errors}, {"sources", sockets.size()}}
+                            .dump()
+                            .c_str());
+    std::fflush(stdout);
+    if (!refresh || !r.introducer) return 0;
+    // Only the peers that hold a token (all registered ones): the rest are not refreshed.
+    std::vector<overlay::identity> registered;
+    std::vector<std::string> registered_tokens;
+    for (std::size_t i = 0; i < peers.size(); ++i)
+        if (!tokens[i].empty()) registered.push_back(peers[i]), registered_tokens.push_back(tokens[i]);
+    const double node0 = pid > 0 ? process_cpu_seconds(pid) : 0;
+    const auto again = register_all(sockets, poller, node, registered, 0, sockets.size(), window, deadline_s, false,
+                                    &registered_tokens, r.introducer);
+    const double node_cpu = pid > 0 ? process_cpu_seconds(pid) - node0 : 0;
+    std::printf("%s\n", json{{"mode", "refresh"}, {"refreshed", again.registered}, {"seconds", again.seconds},
+                             {"node_cpu_s", node_cpu},
+                             {"per_core", node_cpu > 0 ? static_cast<double>(again.registered) / node_cpu : 0.0},
+                             {"lost", again.lost}, {"invalid", again.invalid}, {"errors", again.errors}}
                             .dump()
                             .c_str());
     std::fflush(stdout);
@@ -893,7 +932,10 @@ int main(int argc, char** argv) {
     fill->add_option("--window", window, "queries outstanding")->check(CLI::Range(1, 65535));
     fill->add_option("--deadline", deadline, "stop issuing registrations after this many seconds");
     fill->add_flag("--wait-go", wait_go, "after generating the keys, wait for a line on stdin");
+    bool refresh = false;
+    fill->add_flag("--refresh", refresh, "then refresh every registration once (one signed query each)");
     int pid = 0;
+    fill->add_option("--pid", pid, "the node's process id, for its CPU time during the refresh");
     std::size_t targets = 1024;
     double warmup = 1;
     double load_seconds = 5;
@@ -931,7 +973,7 @@ int main(int argc, char** argv) {
         if (intro->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_introduce");
         if (relay->parsed()) return run_introduce(*sockets.front(), rng, count, "ovl_relay");
         if (announce->parsed()) return run_announce(*sockets.front(), rng, count);
-        if (fill->parsed()) return run_fill(sockets, target, rng, fill_count, window, deadline, wait_go);
+        if (fill->parsed()) return run_fill(sockets, target, rng, fill_count, window, deadline, wait_go, refresh, pid);
         if (intro_load->parsed())
             return run_introduce_load(sockets, target, rng, pid, targets, window, warmup, load_seconds);
         if (frames->parsed()) {
