@@ -50,6 +50,10 @@ public:
     }
     const Value* find(const Key& key) const { return const_cast<flat_map*>(this)->find(key); }
     bool contains(const Key& key) const { return find(key) != nullptr; }
+    // Starts loading the slot where a look-up of `key` begins.
+    void prefetch(const Key& key) const {
+        if (size_ != 0) __builtin_prefetch(&slots_[home(key)]);
+    }
 
     // The value stored under `key`, default-constructed if it was absent.
     Value& operator[](const Key& key) {

@@ -49,7 +49,7 @@ nat_id network::add_nat(const nat_config& config, ip_address outside, const link
     n.nat_index = static_cast<std::uint32_t>(nats_.size());
     n.access = link(params);
     const std::uint32_t index = add_node(n, outside);
-    realms_.push_back({index, n.nat_index});
+    realms_.push_back({index, n.nat_index, n.realm});
     nats_.emplace_back(config, outside);
     firewalls6_.emplace_back();
     nat_nodes_.push_back(index);
@@ -269,9 +269,11 @@ void network::forward(std::uint32_t realm_index, std::uint32_t from, bool from_i
     if (from_inside) {
         p.next_nat = realms_[realm_index].gateway_nat;
         p.next_inner_realm = realm_index;
+        p.next_outer_realm = realms_[realm_index].gateway_realm;
     } else {
         p.next_nat = nodes_[to].is_nat ? nodes_[to].nat_index : packet::not_a_nat;
         p.next_inner_realm = nodes_[to].inner_realm;
+        p.next_outer_realm = nodes_[to].realm;
     }
     queue_.push(*t, slot);
 }
@@ -350,8 +352,15 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
     const std::uint32_t inner_realm = p.next_inner_realm;
     // IPv6 reaches a device only where enable_ipv6 gave it a firewall (add_ipv6 checks).
     nat& table = p.dst.address.is_v6() ? *firewalls6_[p.next_nat] : nats_[p.next_nat];
-    // Outward, the NAT's node (realm, uplink) is read after the translation: fetch it now.
-    if (p.from_inside) __builtin_prefetch(&nodes_[n]);
+    // What forwarding reads after the translation, fetched while it runs: outward, the NAT's
+    // node (its uplink) and where the destination address sits in the outer realm; inward,
+    // the node of the realm's only host, if it has one (it is almost always the receiver).
+    if (p.from_inside) {
+        __builtin_prefetch(&nodes_[n]);
+        members_.prefetch(p.next_outer_realm, p.dst.address);
+    } else if (const std::uint32_t host = members_.sole_v4_member(inner_realm); host != address_table::none) {
+        __builtin_prefetch(&nodes_[host]);
+    }
     if (!p.from_inside) {
         // Addressed to the NAT itself: it sees the packet (and may keep state for it)
         // whatever the TTL left; only forwarding it inward uses one up.
@@ -370,7 +379,7 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
     const translation out = table.outbound(now_, p.proto, p.flags, p.src, p.dst, rng_);
     if (!out.ok()) return drop(slot, *out.drop);
     p.src = out.ep;
-    if (!hairpin) return forward(nodes_[n].realm, n, true, slot);
+    if (!hairpin) return forward(p.next_outer_realm, n, true, slot);
     // Hairpinning: the packet turns around with its translated source, as if from outside.
     const translation in = table.inbound(now_, p.proto, p.flags, p.src, p.dst);
     if (!in.ok()) return drop(slot, *in.drop);

@@ -133,9 +133,10 @@ private:
     };
     struct realm {
         std::optional<std::uint32_t> gateway;
-        // The gateway's NAT index, so that routing a packet out of the realm need not load
-        // the gateway's node.
+        // The gateway's NAT index and outer realm, so that routing a packet out of the
+        // realm need not load the gateway's node.
         std::uint32_t gateway_nat = 0;
+        std::uint32_t gateway_realm = 0;
     };
     struct tcp_key {
         std::uint32_t host;

@@ -38,7 +38,7 @@ struct alignas(64) packet {
         from_inside = false;
         src = from;
         dst = to;
-        next_node = next_nat = next_inner_realm = 0;
+        next_node = next_nat = next_inner_realm = next_outer_realm = 0;
         set_payload(std::move(payload));
     }
 
@@ -48,13 +48,14 @@ struct alignas(64) packet {
     std::uint8_t ttl = default_ttl;
     // Set by the network when it schedules the packet's next arrival, from what it read
     // then, so that the arrival need not load the node again: whether the next node is a
-    // gateway reached from its inside; which node; and for a NAT, its index and inside realm.
+    // gateway reached from its inside; which node; and for a NAT, its index and its realms.
     bool from_inside = false;
     endpoint src;
     endpoint dst;
     std::uint32_t next_node = 0;
     std::uint32_t next_nat = 0;
     std::uint32_t next_inner_realm = 0;
+    std::uint32_t next_outer_realm = 0;
     std::uint32_t payload_size = 0;
 
     // next_nat of a packet whose next node is a host.
