@@ -346,7 +346,7 @@ void network::arrive(std::uint32_t slot) {
         arrive_at_host(p.next_node, slot);
 }
 
-// Only a packet leaving the NAT outward loads the NAT's node (for its realm and uplink).
+// Only a packet leaving the NAT outward loads the NAT's node (for its uplink).
 void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
     packet& p = packets_[slot];
     const std::uint32_t inner_realm = p.next_inner_realm;
