@@ -42,11 +42,11 @@ constexpr int batches_per_wakeup = 8;
 
 // Room for one int of ancillary data: a datagram's own TTL (IPv4) or hop limit (IPv6), a
 // send's segment size (UDP_SEGMENT), or a received run's segment size (UDP_GRO).
-struct ttl_control {
+struct ancillary_data {
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> buf{};
 };
 
-void attach_ttl(msghdr& h, ttl_control& c, bool v4, std::uint8_t ttl) {
+void attach_ttl(msghdr& h, ancillary_data& c, bool v4, std::uint8_t ttl) {
     h.msg_control = c.buf.data();
     h.msg_controllen = c.buf.size();
     cmsghdr* cm = CMSG_FIRSTHDR(&h);
@@ -65,7 +65,7 @@ udp::endpoint to_asio(const endpoint& ep) {
 }
 
 // Asks the send to be split into datagrams of `size` bytes (UDP_SEGMENT).
-void attach_segment_size(msghdr& h, ttl_control& c, std::size_t size) {
+void attach_segment_size(msghdr& h, ancillary_data& c, std::size_t size) {
     h.msg_control = c.buf.data();
     h.msg_controllen = CMSG_SPACE(sizeof(std::uint16_t));
     cmsghdr* cm = CMSG_FIRSTHDR(&h);
@@ -90,7 +90,7 @@ std::size_t received_segment_size(msghdr& h) {
 // Datagrams d[0..count) to one destination as one msghdr for sendmsg/sendmmsg, segmented
 // when count > 1; the storage it points into is the caller's and must outlive the call.
 void describe(const outgoing_datagram* d, std::size_t count, bool v4, msghdr& h, sockaddr_storage& dest, iovec* v,
-              ttl_control& control) {
+              ancillary_data& control) {
     const auto to = to_asio(d[0].to);
     std::memcpy(&dest, to.data(), to.size());
     for (std::size_t i = 0; i < count; ++i) v[i] = {const_cast<std::uint8_t*>(d[i].payload.data()), d[i].payload.size()};
@@ -319,7 +319,7 @@ struct udp_driver::impl {
         for (std::size_t i = first; i < first + count; ++i) {
             msghdr h;
             sockaddr_storage dest{};
-            ttl_control control;
+            ancillary_data control;
             describe(&batch[i], 1, v4, h, dest, &out_iov[i], control);
             if (::sendmsg(s.native_handle(), &h, 0) < 0)
                 log->debug("dropped datagram to {}: {}", batch[i].to.to_string(), std::strerror(errno));
@@ -443,10 +443,10 @@ struct udp_driver::impl {
     std::array<mmsghdr, batch_size> out{};
     std::array<iovec, batch_size> out_iov{};
     std::array<sockaddr_storage, batch_size> destinations{};
-    std::array<ttl_control, batch_size> out_control{};
+    std::array<ancillary_data, batch_size> out_control{};
     // Index in the batch of each message's first datagram, and the batch's size after the last.
     std::array<std::size_t, batch_size + 1> first_of{};
-    std::array<ttl_control, batch_size> in_control{};
+    std::array<ancillary_data, batch_size> in_control{};
     // Whether each core socket sends segmented runs (see udp_segmentation.hpp).
     bool segmentation = false;
     bool other_segmentation = false;
