@@ -13,7 +13,9 @@
 //       one line per second with throughput and latency percentiles; with several
 //       --bind addresses the load is spread over them (the node limits each IP).
 //   node_load --node IP:PORT --bind IP --bind-count S fill N [--window W] [--deadline S] [--wait-go]
-//       benchmark: N fresh keys register over S source addresses, closed loop
+//       [--refresh --pid PID]
+//       benchmark: N fresh keys register over S source addresses, closed loop; with
+//       --refresh each then refreshes once, and the node's CPU time for that is reported
 //   node_load --node IP:PORT --bind IP --bind-count S introduce-load --pid PID [--targets T]
 //       [--window W] [--warmup S] [--seconds S]
 //       benchmark: introductions per second of the node's CPU time, closed loop
