@@ -37,6 +37,8 @@ constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Datagrams read (recvmmsg) or written (sendmmsg) per system call. Under load one wake-up
 // then serves a whole batch: one clock read, one flush and one timer check per batch.
 constexpr std::size_t batch_size = 32;
+// Receive queue asked of the kernel for each core socket.
+constexpr int receive_queue_bytes = 4 << 20;
 // Batches read per wake-up before other handlers (timers, posts, signals) get a turn.
 constexpr int batches_per_wakeup = 8;
 
@@ -173,6 +175,10 @@ struct udp_driver::impl {
         // which KRPC's timeouts and retries already cope with.
         if (!ec) s.non_blocking(true, ec);
         if (ec) throw std::system_error(std::error_code(ec.value(), std::system_category()), "bind " + bind_to.to_string());
+        // A burst of queries must not overflow the kernel's default queue (~200 small
+        // datagrams) while the loop is busy; the kernel caps this at net.core.rmem_max.
+        boost::system::error_code ignored;
+        s.set_option(asio::socket_base::receive_buffer_size(receive_queue_bytes), ignored);
         return enable_segmentation(s.native_handle());
     }
 
