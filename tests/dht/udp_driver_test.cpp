@@ -1,6 +1,7 @@
 // The Asio edge on real loopback sockets: what a core asks of a datagram (its TTL, the
 // extra socket it leaves from) is what goes out on the wire.
 #include "dht/io/udp_driver.hpp"
+#include "queue_core.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <string>
@@ -18,20 +18,6 @@
 using namespace ovl;
 
 namespace {
-
-// Sends what the test queued, nothing else.
-struct sender_core final : datagram_core {
-    std::deque<outgoing_datagram> queued;
-    void on_datagram(timestamp, const endpoint&, bytes_view) override {}
-    std::optional<outgoing_datagram> poll_transmit() override {
-        if (queued.empty()) return std::nullopt;
-        auto d = std::move(queued.front());
-        queued.pop_front();
-        return d;
-    }
-    std::optional<timestamp> next_deadline() const override { return std::nullopt; }
-    void on_timeout(timestamp) override {}
-};
 
 // A plain socket on 127.0.0.1 that reports each datagram's TTL.
 struct ttl_receiver {
@@ -95,7 +81,7 @@ int default_ttl() {
 TEST_CASE("udp_driver: a datagram's TTL goes on the wire, from the core's socket and from extra sockets",
           "[udp_driver]") {
     ttl_receiver rx;
-    sender_core core;
+    test::queue_core core;
     core.queued.push_back(datagram(rx.port, "short", 5));
     core.queued.push_back(datagram(rx.port, "default", 0));
     core.queued.push_back(datagram(rx.port, "extra short", 3, 1));

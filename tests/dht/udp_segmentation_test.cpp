@@ -3,6 +3,7 @@
 // receiving core as the datagrams it was made of, in order and intact.
 #include "dht/io/udp_driver.hpp"
 #include "dht/io/udp_segmentation.hpp"
+#include "queue_core.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,7 +16,6 @@
 #include <cstring>
 #include <chrono>
 #include <deque>
-#include <functional>
 #include <vector>
 
 using namespace ovl;
@@ -31,24 +31,7 @@ outgoing_datagram sized(std::size_t size, const endpoint& to = peer, std::uint8_
 
 std::size_t run_of(const std::vector<outgoing_datagram>& batch) { return io::segment_run(batch); }
 
-// Sends what the test queued, records what arrives, and calls `on_received` after each.
-struct queue_core final : datagram_core {
-    std::deque<outgoing_datagram> queued;
-    std::vector<bytes> received;
-    std::function<void()> on_received = [] {};
-    void on_datagram(timestamp, const endpoint&, bytes_view d) override {
-        received.emplace_back(d.begin(), d.end());
-        on_received();
-    }
-    std::optional<outgoing_datagram> poll_transmit() override {
-        if (queued.empty()) return std::nullopt;
-        auto d = std::move(queued.front());
-        queued.pop_front();
-        return d;
-    }
-    std::optional<timestamp> next_deadline() const override { return std::nullopt; }
-    void on_timeout(timestamp) override {}
-};
+using test::queue_core;
 
 // 41 datagrams to `to`: 40 of 1,000 bytes, then one of 500, each filled with its index.
 std::deque<outgoing_datagram> bulk(const endpoint& to) {
