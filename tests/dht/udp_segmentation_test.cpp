@@ -50,6 +50,8 @@ TEST_CASE("segment_run: one destination, one size, a shorter last datagram", "[u
     CHECK(run_of({sized(1200), sized(1300), sized(1200)}) == 1);               // a longer one cannot follow
     CHECK(run_of({sized(1200), sized(1200), sized(1200, other_peer)}) == 2);
     CHECK(run_of({sized(0), sized(0)}) == 1);
+    CHECK(run_of({sized(io::min_segment_size - 1), sized(io::min_segment_size - 1)}) == 1);   // control traffic
+    CHECK(run_of({sized(io::min_segment_size), sized(io::min_segment_size), sized(1)}) == 3);
 }
 
 TEST_CASE("segment_run: what must leave in a send of its own", "[udp_segmentation]") {
@@ -67,7 +69,7 @@ TEST_CASE("segment_run: what must leave in a send of its own", "[udp_segmentatio
 }
 
 TEST_CASE("segment_run: within the kernel's segment and size limits", "[udp_segmentation]") {
-    CHECK(run_of(std::vector<outgoing_datagram>(100, sized(100))) == io::max_segments);
+    CHECK(run_of(std::vector<outgoing_datagram>(100, sized(600))) == io::max_segments);
     const auto runs = run_of(std::vector<outgoing_datagram>(60, sized(1200)));
     CHECK(runs == io::max_segmented_bytes / 1200);
     CHECK(runs * 1200 <= io::max_segmented_bytes);

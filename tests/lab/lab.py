@@ -310,6 +310,8 @@ class Segment:
     net6: ipaddress.IPv6Network = None
     gateway6: str = ""
     ports: int = 0
+    # Packets are dropped at random on or beyond this segment (loss=P): see _attach.
+    lossy: bool = False
     members: list = field(default_factory=list)   # (ns, ip, ip6 or "")
     routes: list = field(default_factory=list)    # (prefix, via) reachable through a member, either family
 
@@ -437,15 +439,22 @@ class Lab:
         self.segments.append(seg)
         return seg
 
-    def _attach(self, seg, ns, ifname, host=None, v6=False):
+    def _attach(self, seg, ns, ifname, host=None, v6=False, lossy=False):
         """Links ns to seg's bridge with a veth created directly inside the two namespaces
         (never in the root namespace, so nothing there can leak or collide). v6: an IPv6
-        address too, when seg is dual-stack. Returns (ip, ip6 or "")."""
+        address too, when seg is dual-stack. lossy (or a lossy seg): packets are dropped at
+        random beyond this link. Returns (ip, ip6 or "")."""
         n = host or seg.take_host()
         ip, ip6 = seg.ip(n), seg.ip6(n) if v6 else ""
         seg.ports += 1
         port = f"p{seg.ports}"
         sh(["ip", "-n", ns, "link", "add", "name", ifname, "type", "veth", "peer", "name", port, "netns", seg.ns])
+        if lossy or seg.lossy:
+            # A veth carries a UDP GSO run (udp_driver sends up to 32 datagrams as one) whole
+            # until it is delivered, so a random drop would take the whole run; on a real
+            # link the datagrams travel, and are lost, one by one. Cut runs at this link.
+            sh(["ip", "-n", ns, "link", "set", "dev", ifname, "gso_max_segs", "1"])
+            sh(["ip", "-n", seg.ns, "link", "set", "dev", port, "gso_max_segs", "1"])
         sh(["ip", "-n", seg.ns, "link", "set", port, "master", seg.bridge, "up"])
         sh(["ip", "-n", ns, "addr", "add", f"{ip}/{seg.net.prefixlen}", "dev", ifname])
         if ip6:
@@ -518,8 +527,9 @@ class Lab:
         (namespace, WAN address, WAN IPv6 address or "", LAN segment)."""
         ns = self._netns(name)
         self._sysctl(ns, "net.ipv4.ip_forward=1", *(["net.ipv6.conf.all.forwarding=1"] if net6 else []))
-        wan_ip, wan_ip6 = self._attach(upstream, ns, "wan", v6=bool(net6))
+        wan_ip, wan_ip6 = self._attach(upstream, ns, "wan", v6=bool(net6), lossy=bool(loss))
         lan = self._segment(ns, "lan", lan_net, 2, gateway=str(lan_net.network_address + 1), net6=net6)
+        lan.lossy = bool(loss)
         sh(["ip", "netns", "exec", ns, "nft", "-f", "-"],
            input=self._router_rules(kind, open_input, loss, nat, v6=bool(net6)))
         return ns, wan_ip, wan_ip6, lan
@@ -528,6 +538,7 @@ class Lab:
         spec = self.spec
         net_ns = self._netns("internet")
         internet = self._segment(net_ns, "br0", INTERNET, 11, net6=INTERNET6)
+        internet.lossy = bool(spec.loss)
         self.nodes["internet"] = Node("internet", net_ns, "", "", "internet")
         if spec.loss:
             sh(["ip", "netns", "exec", net_ns, "nft", "-f", "-"], input=(
