@@ -1,6 +1,7 @@
 // The Asio edge on real loopback sockets: what a core asks of a datagram (its TTL, the
 // extra socket it leaves from) is what goes out on the wire.
 #include "dht/io/udp_driver.hpp"
+#include "loopback_socket.hpp"
 #include "queue_core.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,21 +22,9 @@ namespace {
 
 // A plain socket on 127.0.0.1 that reports each datagram's TTL.
 struct ttl_receiver {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    std::uint16_t port = 0;
-
-    ttl_receiver() {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-        socklen_t len = sizeof a;
-        REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-        port = ntohs(a.sin_port);
-        const int on = 1;
-        REQUIRE(::setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof on) == 0);
-    }
-    ~ttl_receiver() { ::close(fd); }
+    test::loopback_socket socket{IPPROTO_IP, IP_RECVTTL};
+    const int fd = socket.fd;
+    const std::uint16_t port = socket.port;
 
     // payload -> (TTL, source port) of every datagram waiting.
     std::map<std::string, std::pair<int, std::uint16_t>> drain() {

@@ -3,6 +3,7 @@
 // receiving core as the datagrams it was made of, in order and intact.
 #include "dht/io/udp_driver.hpp"
 #include "dht/io/udp_segmentation.hpp"
+#include "loopback_socket.hpp"
 #include "queue_core.hpp"
 
 #include <catch2/catch.hpp>
@@ -76,18 +77,11 @@ TEST_CASE("segment_run: within the kernel's segment and size limits", "[udp_segm
 }
 
 TEST_CASE("udp_driver: a run crosses the kernel as one packet", "[udp_segmentation][udp_driver]") {
-    const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    const int on = 1;
-    REQUIRE(::setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on) == 0);
+    const test::loopback_socket rx(SOL_UDP, UDP_GRO);
+    const int fd = rx.fd;
 
     queue_core core;
-    core.queued = bulk(endpoint{ip_address::v4(0x7F000001), ntohs(a.sin_port)});
+    core.queued = bulk(endpoint{ip_address::v4(0x7F000001), rx.port});
     io::udp_driver driver(core, endpoint{ip_address::v4(0x7F000001), 0}, null_logger());
     driver.post([&](timestamp) { driver.stop(); });
     driver.run();
@@ -115,7 +109,6 @@ TEST_CASE("udp_driver: a run crosses the kernel as one packet", "[udp_segmentati
         }
         all.insert(all.end(), data.begin(), data.begin() + n);
     }
-    ::close(fd);
     REQUIRE(all.size() == 40 * 1000 + 500);
     CHECK(largest_run > 1);
     for (std::size_t i = 0; i < all.size(); ++i) REQUIRE(all[i] == i / 1000);
