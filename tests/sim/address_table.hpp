@@ -35,7 +35,7 @@ public:
     }
     bool contains(std::uint32_t realm, const ip_address& a) const { return find(realm, a) != none; }
     // Starts loading what find(realm, a) will read, for a caller with other work first.
-    void prefetch(std::uint32_t realm, const ip_address& a) const {
+    [[gnu::always_inline]] void prefetch(std::uint32_t realm, const ip_address& a) const {
         if (a.is_v4() && realm < v4_realms_.size() && v4_realms_[realm].members > 1) v4_.prefetch(v4_key(realm, a));
     }
     // The realm's IPv4 member if it has exactly one, else `none`.

@@ -51,7 +51,7 @@ public:
     const Value* find(const Key& key) const { return const_cast<flat_map*>(this)->find(key); }
     bool contains(const Key& key) const { return find(key) != nullptr; }
     // Starts loading the slot where a look-up of `key` begins.
-    void prefetch(const Key& key) const {
+    [[gnu::always_inline]] void prefetch(const Key& key) const {
         if (size_ != 0) __builtin_prefetch(&slots_[home(key)]);
     }
 

@@ -37,6 +37,27 @@ public:
     translation inbound(timestamp now, protocol proto, std::uint8_t flags, const endpoint& src,
                         const endpoint& dst);
 
+    // Start loading what a packet through the NAT reads, in two steps for a caller that
+    // has other work between them: first the NAT's own lines, then (reading those) the
+    // mapping that the packet's direction found last.
+    [[gnu::always_inline]] void prefetch() const {
+        __builtin_prefetch(this);
+        __builtin_prefetch(&mappings_);
+        __builtin_prefetch(&last_by_flow_);
+        __builtin_prefetch(&last_by_external_);
+        __builtin_prefetch(&held_tuples_);
+    }
+    [[gnu::always_inline]] void prefetch_mapping(bool outbound) const {
+        const last_found& last = outbound ? last_by_flow_ : last_by_external_;
+        if (last.id != last_found::none) __builtin_prefetch(&mappings_[last.id]);
+    }
+    // Where an inbound packet most likely goes: the internal endpoint of the mapping the
+    // inbound index found last (a hint for prefetching; null if none).
+    const endpoint* likely_inbound_target() const {
+        const std::uint32_t id = last_by_external_.id;
+        return id == last_found::none ? nullptr : &mappings_[id].internal;
+    }
+
     const nat_config& config() const { return config_; }
     ip_address external_ip() const { return external_ip_; }
     // Mappings not yet expired at `now` (tests, statistics).
@@ -127,10 +148,11 @@ private:
     std::vector<mapping> mappings_;
     last_found last_by_flow_;
     last_found last_by_external_;
+    // Conntrack entries created by unsolicited inbound packets: (external, remote) → expiry.
+    // Every outward packet asks whether it is empty, so it sits with the hot members.
+    flat_map<flow_key, timestamp, flow_key_hash> held_tuples_;
     flow_index by_flow_;
     flow_index by_external_;
-    // Conntrack entries created by unsolicited inbound packets: (external, remote) → expiry.
-    flat_map<flow_key, timestamp, flow_key_hash> held_tuples_;
     std::vector<std::uint32_t> free_;
     std::size_t live_count_ = 0;
     std::size_t sweep_at_ = 1024;

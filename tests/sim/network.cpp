@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <span>
 #include <stdexcept>
 
 namespace ovl::sim {
@@ -289,17 +291,88 @@ void network::log_packet(std::string_view verdict, const packet& p) {
                      p.src.to_string(), p.dst.to_string(), p.payload_size));
 }
 
+// Each arrival walks a chain of loads, each address read from the one before (packet →
+// NAT → mapping → the inside host's port; packet → port slot → core). The next events are
+// known in order, so while this one runs the chains of the next five are walked a step
+// each: the loads of a step were started one event earlier and have arrived. A packet that
+// a NAT lets in usually reaches a host behind it at once (links inside a site cost
+// nothing), which answers at once: those events are not queued yet, so what they will read
+// is fetched with the NAT's event (the host's port slot and core, its realm, and where the
+// remote sits outside). Only hints: nothing here changes state, and an event pushed
+// meanwhile changes nothing but what is warm.
+void network::prefetch_upcoming() const {
+    const std::span<const event> next = queue_.upcoming();
+    const auto upcoming_packet = [&](std::size_t i) -> const packet* {
+        return i < next.size() && !(next[i].ref & timer_bit) ? &packets_[next[i].ref] : nullptr;
+    };
+    // Only IPv4 packets are followed through a NAT: IPv6 goes through its firewall.
+    const auto nat_of = [&](const packet& p) -> const nat* {
+        return p.next_nat != packet::not_a_nat && p.dst.address.is_v4() ? &nats_[p.next_nat] : nullptr;
+    };
+    if (const packet* p = upcoming_packet(4)) __builtin_prefetch(p);
+    if (const packet* p = upcoming_packet(3)) {
+        if (p->next_nat == packet::not_a_nat) {
+            ports_.prefetch(port_key(p->next_node, p->dst.port));
+            // The core mostly answers: its uplink, and where the sender sits.
+            __builtin_prefetch(&nodes_[p->next_node]);
+            members_.prefetch(p->next_outer_realm, p->src.address);
+        } else if (const nat* t = nat_of(*p)) {
+            t->prefetch();
+            // Outward, forwarding reads the NAT's uplink and where the destination sits;
+            // inward, the host's answer reads its realm and where the sender sits.
+            __builtin_prefetch(&nodes_[p->next_node]);
+            if (p->from_inside) {
+                members_.prefetch(p->next_outer_realm, p->dst.address);
+            } else {
+                __builtin_prefetch(&realms_[p->next_inner_realm]);
+                members_.prefetch(p->next_outer_realm, p->src.address);
+            }
+        }
+    }
+    if (const packet* p = upcoming_packet(2)) {
+        std::uint32_t receiver = address_table::none;
+        if (p->next_nat == packet::not_a_nat) {
+            __builtin_prefetch(reinterpret_cast<const char*>(p) + 64); // a small payload
+            if (const bound_port* bound = ports_.find(port_key(p->next_node, p->dst.port))) {
+                __builtin_prefetch(bound->core);
+                __builtin_prefetch(bound->binding);
+            }
+            receiver = members_.find(p->next_outer_realm, p->src.address);
+        } else if (const nat* t = nat_of(*p)) {
+            t->prefetch_mapping(p->from_inside);
+            if (p->from_inside) {
+                receiver = members_.find(p->next_outer_realm, p->dst.address);
+            } else {
+                if (const std::uint32_t host = members_.sole_v4_member(p->next_inner_realm); host != address_table::none)
+                    __builtin_prefetch(&nodes_[host]);
+                receiver = members_.find(p->next_outer_realm, p->src.address);
+            }
+        }
+        if (receiver != address_table::none) __builtin_prefetch(&nodes_[receiver]);
+    }
+    // Inward through a NAT to the only host behind it: that host's port slot, then its core.
+    const auto inside_port = [&](const packet* p) -> std::optional<std::uint64_t> {
+        const nat* t = p ? nat_of(*p) : nullptr;
+        if (!t || p->from_inside) return std::nullopt;
+        const std::uint32_t host = members_.sole_v4_member(p->next_inner_realm);
+        const endpoint* target = t->likely_inbound_target();
+        if (host == address_table::none || !target) return std::nullopt;
+        return port_key(host, target->port);
+    };
+    if (const auto key = inside_port(upcoming_packet(1))) ports_.prefetch(*key);
+    if (const auto key = inside_port(upcoming_packet(0))) {
+        if (const bound_port* bound = ports_.find(*key)) {
+            __builtin_prefetch(bound->core);
+            __builtin_prefetch(bound->binding);
+        }
+    }
+}
+
 bool network::step() {
     if (queue_.empty()) return false;
     const event e = queue_.pop();
     now_ = e.at;
-    // The next event's packet is most often the next one handled: fetch it while this
-    // event runs (only a hint: an event pushed meanwhile changes nothing but what is warm).
-    if (!queue_.empty() && !(queue_.top().ref & timer_bit)) {
-        const packet* next = &packets_[queue_.top().ref];
-        __builtin_prefetch(next);
-        __builtin_prefetch(reinterpret_cast<const char*>(next) + 64); // a small payload
-    }
+    prefetch_upcoming();
     if (e.ref & timer_bit) {
         fire_timer(e.ref & ~timer_bit);
     } else {
@@ -352,15 +425,6 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
     const std::uint32_t inner_realm = p.next_inner_realm;
     // IPv6 reaches a device only where enable_ipv6 gave it a firewall (add_ipv6 checks).
     nat& table = p.dst.address.is_v6() ? *firewalls6_[p.next_nat] : nats_[p.next_nat];
-    // What forwarding reads after the translation, fetched while it runs: outward, the NAT's
-    // node (its uplink) and where the destination address sits in the outer realm; inward,
-    // the node of the realm's only host, if it has one (it is almost always the receiver).
-    if (p.from_inside) {
-        __builtin_prefetch(&nodes_[n]);
-        members_.prefetch(p.next_outer_realm, p.dst.address);
-    } else if (const std::uint32_t host = members_.sole_v4_member(inner_realm); host != address_table::none) {
-        __builtin_prefetch(&nodes_[host]);
-    }
     if (!p.from_inside) {
         // Addressed to the NAT itself: it sees the packet (and may keep state for it)
         // whatever the TTL left; only forwarding it inward uses one up.
@@ -389,9 +453,6 @@ void network::arrive_at_nat(std::uint32_t n, std::uint32_t slot) {
 
 void network::arrive_at_host(std::uint32_t n, std::uint32_t slot) {
     if (!alive_[n]) return drop(slot, drop_reason::host_dead);
-    // A core mostly answers, and sending reads the host's node (its uplink): fetch it while
-    // the port table and the core are looked up, rather than after them.
-    __builtin_prefetch(&nodes_[n]);
     if (packets_[slot].proto == protocol::udp)
         deliver_udp(n, slot);
     else
@@ -403,8 +464,6 @@ void network::deliver_udp(std::uint32_t n, std::uint32_t slot) {
     if (!bound) return drop(slot, drop_reason::no_listener);
     // Copied: the core's calls may bind ports, which can move the table's entries.
     const bound_port port = *bound;
-    // Serviced after the core's call: fetch it meanwhile.
-    __builtin_prefetch(port.binding);
     ++stats_.delivered;
     if (log_) log_packet("deliver", packets_[slot]);
     // Copy the datagram out first: the core's calls may grow the packet table. A small

@@ -161,6 +161,9 @@ private:
     // `from_is_member`: the sender belongs to the realm, so the packet crosses its link.
     void forward(std::uint32_t realm_index, std::uint32_t from, bool from_is_member, std::uint32_t slot);
     void drop(std::uint32_t slot, drop_reason why);
+    // Always inlined: called, a function that only prefetches is found free of side
+    // effects, and GCC drops the call.
+    [[gnu::always_inline]] inline void prefetch_upcoming() const;
     void arrive(std::uint32_t slot);
     void arrive_at_nat(std::uint32_t n, std::uint32_t slot);
     void arrive_at_host(std::uint32_t n, std::uint32_t slot);
