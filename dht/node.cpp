@@ -48,6 +48,7 @@ void node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) 
         return;
     }
     if (auto simple = krpc::read_simple_query(reader_); simple && answer_simple(now, from, *simple)) return;
+    if (!flat_extensions_.empty() && answer_flat(now, from)) return;
     auto decoded = krpc::decode(reader_);
     if (auto* failure = std::get_if<krpc::decode_failure>(&decoded)) {
         ++stats_.dropped_malformed;
@@ -118,6 +119,25 @@ bool node::answer_simple(timestamp now, const endpoint& from, const krpc::simple
     return true;
 }
 
+bool node::answer_flat(timestamp now, const endpoint& from) {
+    const auto method = reader_.find_string("q");
+    if (!method) return false;
+    const auto handler = std::find_if(flat_extensions_.begin(), flat_extensions_.end(),
+                                      [&](const auto& e) { return e.first == *method; });
+    if (handler == flat_extensions_.end() || (!hooks_.empty() && hooks_.contains(handler->first))) return false;
+    const auto y = reader_.find_string("y");
+    const auto tid = reader_.find_string("t");
+    const auto sender = reader_.find_string("a", "id");
+    if (!y || *y != "q" || !tid || tid->size() > krpc::max_transaction_id || !sender || sender->size() != node_id::size)
+        return false;
+    if (!handler->second(now, from, reader_, *tid)) return false;
+    ++stats_.queries_extension;
+    ++stats_.queries_extension_flat;
+    const auto ro = reader_.find_int("ro");
+    if (!(ro && *ro == 1) && !config_.read_only) consider_querier(now, from, *node_id::from_bytes(*sender));
+    return true;
+}
+
 void node::handle_query(timestamp now, const endpoint& from, const krpc::message& query) {
     auto sender = sender_id(query.body);
     if (!sender) {
@@ -139,23 +159,39 @@ void node::handle_query(timestamp now, const endpoint& from, const krpc::message
     switch (reply.act) {
     case query_reply::action::ignore:
         return;
+    case query_reply::action::error:
+        send_reply(from, query.transaction_id, std::move(reply));
+        return;
+    case query_reply::action::respond:
+        if (auto it = hooks_.find(query.method); it != hooks_.end())
+            for (auto& hook : it->second) hook(now, from, query, reply.values);
+        send_reply(from, query.transaction_id, std::move(reply));
+        break;
+    case query_reply::action::answered:
+        break;
+    }
+    if (!query.read_only && !config_.read_only) consider_querier(now, from, *sender);
+}
+
+void node::send_reply(const endpoint& to, std::string_view transaction_id, query_reply reply) {
+    switch (reply.act) {
+    case query_reply::action::ignore:
+    case query_reply::action::answered:
+        return;
     case query_reply::action::error: {
         ++stats_.errors_sent;
-        auto err = krpc::message::error(query.transaction_id, reply.error_code, reply.error_message);
-        err.observed = from;
-        queue(from, err);
+        auto err = krpc::message::error(std::string(transaction_id), reply.error_code, std::move(reply.error_message));
+        err.observed = to;
+        queue(to, err);
         return;
     }
     case query_reply::action::respond:
         break;
     }
     reply.values.insert_or_assign("id", config_.id.to_bytes());
-    if (auto it = hooks_.find(query.method); it != hooks_.end())
-        for (auto& hook : it->second) hook(now, from, query, reply.values);
-    auto response = krpc::message::response(query.transaction_id, std::move(reply.values));
-    response.observed = from;
-    queue(from, response);
-    if (!query.read_only && !config_.read_only) consider_querier(now, from, *sender);
+    auto response = krpc::message::response(std::string(transaction_id), std::move(reply.values));
+    response.observed = to;
+    queue(to, response);
 }
 
 query_reply node::answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled) {
@@ -270,11 +306,23 @@ bool node::send_query(timestamp now, const endpoint& to, const std::string& meth
 }
 
 void node::send_notice(const endpoint& to, const std::string& method, bencode::dict args) {
-    std::string tid(2, '\0');
-    rng_.fill({reinterpret_cast<std::uint8_t*>(tid.data()), tid.size()});
-    auto query = krpc::message::query(std::move(tid), method, std::move(args));
+    auto query = krpc::message::query(notice_transaction_id(), method, std::move(args));
     query.read_only = config_.read_only;
     queue(to, query);
+}
+
+std::string node::notice_transaction_id() {
+    std::string tid(2, '\0');
+    rng_.fill({reinterpret_cast<std::uint8_t*>(tid.data()), tid.size()});
+    return tid;
+}
+
+bytes* node::send_encoded(const endpoint& to) {
+    if (outbox_.size() >= config_.max_outbox) {
+        ++stats_.dropped_outbox_full;
+        return nullptr;
+    }
+    return &outbox_.emplace_back(outgoing_datagram{to, {}}).payload;
 }
 
 void node::queue(const endpoint& to, const krpc::message& msg) {
@@ -432,6 +480,11 @@ void node::ping(timestamp now, const endpoint& to, ping_callback done) {
 
 void node::register_query(const std::string& method, query_handler handler) {
     extensions_.insert_or_assign(method, std::move(handler));
+}
+
+void node::register_flat_query(const std::string& method, flat_query_handler handler) {
+    std::erase_if(flat_extensions_, [&](const auto& e) { return e.first == method; });
+    flat_extensions_.emplace_back(method, std::move(handler));
 }
 
 void node::add_response_hook(const std::string& method, response_hook hook) {

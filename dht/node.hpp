@@ -34,7 +34,8 @@ namespace ovl::dht {
 
 // What an extension's query handler answers.
 struct query_reply {
-    enum class action { respond, error, ignore };
+    // `answered`: the handler queued its answer itself, already encoded (send_encoded).
+    enum class action { respond, error, ignore, answered };
     action act = action::respond;
     bencode::dict values;
     int error_code = 0;
@@ -43,9 +44,17 @@ struct query_reply {
     static query_reply respond(bencode::dict values) { return {action::respond, std::move(values), 0, {}}; }
     static query_reply error(int code, std::string text) { return {action::error, {}, code, std::move(text)}; }
     static query_reply ignore() { return {action::ignore, {}, 0, {}}; }
+    static query_reply answered() { return {action::answered, {}, 0, {}}; }
 };
 
 using query_handler = std::function<query_reply(timestamp now, const endpoint& from, const krpc::message& query)>;
+// A query method answered from the flat parse of the datagram, with no tree: the handler
+// answers (send_reply, send_encoded) and returns true, or returns false, having sent and
+// changed nothing, to leave the query to the method's query_handler. Only a well-formed
+// query reaches it: a transaction id of at most krpc::max_transaction_id bytes, "a" a
+// dictionary with a 20-byte "id".
+using flat_query_handler = std::function<bool(timestamp now, const endpoint& from, const bencode::flat_reader& query,
+                                              std::string_view transaction_id)>;
 // Runs after a query was answered and may add keys to the response.
 using response_hook =
     std::function<void(timestamp now, const endpoint& from, const krpc::message& query, bencode::dict& response)>;
@@ -108,6 +117,9 @@ public:
 
     // Extension points.
     void register_query(const std::string& method, query_handler handler);
+    // A fast path for a method that also has a query_handler; unused while the method has
+    // response hooks.
+    void register_flat_query(const std::string& method, flat_query_handler handler);
     void add_response_hook(const std::string& method, response_hook hook);
     void set_observed_address_listener(observed_address_listener listener);
     bool send_query(timestamp now, const endpoint& to, const std::string& method, bencode::dict args,
@@ -116,6 +128,16 @@ public:
     // A query whose answer nobody waits for (a notice): no transaction is tracked, so a
     // busy introducer's notices cannot exhaust the outstanding-query table.
     void send_notice(const endpoint& to, const std::string& method, bencode::dict args);
+    // For handlers that encode their own datagrams: a notice's transaction id (what
+    // send_notice draws), and a buffer in the outbox to write a datagram to `to` into
+    // (nullptr, counted as dropped, when the outbox is full).
+    std::string notice_transaction_id();
+    bytes* send_encoded(const endpoint& to);
+    // Answers a query as the general path does: a response gets our "id", and both
+    // responses and errors the requester's observed address.
+    void send_reply(const endpoint& to, std::string_view transaction_id, query_reply reply);
+    // The client version ("v") our messages carry; empty for none.
+    const std::string& version() const { return config_.version; }
 
     // BEP 43: a node behind a NAT or firewall stops inviting others to add it.
     void set_read_only(bool read_only) { config_.read_only = read_only; }
@@ -137,6 +159,9 @@ private:
     // Answers a simple query without building a tree; false when the general path must
     // answer it instead (a response hook wants to see it).
     bool answer_simple(timestamp now, const endpoint& from, const krpc::simple_query& query);
+    // Gives a query to its method's flat_query_handler; false when there is none or it
+    // declines.
+    bool answer_flat(timestamp now, const endpoint& from);
     void handle_query(timestamp now, const endpoint& from, const krpc::message& query);
     query_reply answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled);
     void consider_querier(timestamp now, const endpoint& from, const node_id& id);
@@ -171,6 +196,8 @@ private:
     std::string nodes6_scratch_;
     std::deque<outgoing_datagram> outbox_;
     std::unordered_map<std::string, query_handler> extensions_;
+    // Few (one per fast method): a scan beats hashing the method name.
+    std::vector<std::pair<std::string, flat_query_handler>> flat_extensions_;
     std::unordered_map<std::string, std::vector<response_hook>> hooks_;
     observed_address_listener observed_listener_;
     // Unknown nodes we pinged after they queried us, so a flood of queries does not

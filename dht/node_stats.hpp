@@ -18,6 +18,8 @@ struct node_stats {
     std::uint64_t queries_get_peers = 0;
     std::uint64_t queries_announce = 0;
     std::uint64_t queries_extension = 0;
+    // Of those, answered from the flat parse (register_flat_query), with no tree.
+    std::uint64_t queries_extension_flat = 0;
     std::uint64_t queries_unknown = 0;
     std::uint64_t errors_sent = 0;
     std::uint64_t announces_rejected_token = 0;

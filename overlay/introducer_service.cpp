@@ -8,19 +8,28 @@
 
 #include <limits>
 
+#include <sodium.h>
+
 namespace ovl::overlay {
 
 namespace {
 constexpr auto expiry_interval = std::chrono::seconds(30);
 
+// A digest of a signed registration message and its signature (BLAKE2b, 16 bytes).
+registration_digest registration_proof(std::span<const std::uint8_t> message, const signature& sig) {
+    registration_digest out;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, nullptr, 0, out.size());
+    crypto_generichash_update(&st, message.data(), message.size());
+    crypto_generichash_update(&st, sig.data(), sig.size());
+    crypto_generichash_final(&st, out.data(), out.size());
+    return out;
+}
+
 rate_limiter global_limiter(const introducer_limits& l) {
     return rate_limiter(l.introductions_per_second, l.introductions_per_second, 1);
 }
 
-std::string subnet_of(const ip_address& a) {
-    // /24 for IPv4, /48 for IPv6: the granularity one subscriber usually controls.
-    return std::string(reinterpret_cast<const char*>(a.data()), a.is_v4() ? 3 : 6);
-}
 } // namespace
 
 std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max) {
@@ -93,45 +102,69 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_register(t, from, q); });
     dht_.register_query(method::introduce,
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_introduce(t, from, q); });
+    dht_.register_flat_query(method::introduce, [this](timestamp t, const endpoint& from,
+                                                       const bencode::flat_reader& q, std::string_view tid) {
+        return on_introduce_flat(t, from, q, tid);
+    });
     dht_.register_query(method::relay,
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_relay(t, from, q); });
 }
 
+bool introducer_service::token_valid(timestamp now, const endpoint& from, const public_key& key,
+                                     std::optional<std::string_view> token) {
+    return token && tokens_.accepts(now, from.address, dht_id_for(key), *token);
+}
+
 std::optional<dht::query_reply> introducer_service::check_serving_and_token(timestamp now, const endpoint& from,
                                                                             const public_key& key,
-                                                                            const krpc::message& q) {
-    if (!limits_.enabled || !serving_()) {
+                                                                            std::optional<std::string_view> token) {
+    if (!serving()) {
         ++stats_.refused_not_serving;
         return dht::query_reply::error(krpc::server_error, "not serving as introducer");
     }
-    const auto* token = bencode::find_string(q.body, "tok");
-    const auto key_id = dht_id_for(key);
-    if (!token || !tokens_.accepts(now, from.address, key_id, *token)) {
+    if (!token_valid(now, from, key, token)) {
         // First contact: hand out a token bound to the sender's IP. The reply is
         // smaller than the query, so an unverified sender gains no amplification.
-        return dht::query_reply::respond({{"tok", tokens_.issue(now, from.address, key_id)}});
+        return dht::query_reply::respond({{"tok", tokens_.issue(now, from.address, dht_id_for(key))}});
     }
     return std::nullopt;
 }
 
+krpc_sender introducer_service::sender() const { return {dht_.id(), dht_.version(), dht_.read_only()}; }
+
 dht::query_reply introducer_service::on_register(timestamp now, const endpoint& from, const krpc::message& q) {
     auto key = read_key(q.body, "k");
     if (!key) return dht::query_reply::error(krpc::protocol_error, "missing or malformed key k");
-    if (auto early = check_serving_and_token(now, from, *key, q)) return *early;
+    const auto* token = bencode::find_string(q.body, "tok");
+    if (auto early = check_serving_and_token(now, from, *key, token ? std::optional<std::string_view>(*token) : std::nullopt))
+        return *early;
     const auto* sig_text = bencode::find_string(q.body, "sig");
     auto sig = sig_text ? signature_from_bytes(*sig_text) : std::nullopt;
-    if (!sig || !verify(*key, registration_message(dht_.id(), *bencode::find_string(q.body, "tok"), q.body), *sig)) {
+    if (!sig) {
         ++stats_.bad_signatures;
         return dht::query_reply::error(krpc::protocol_error, "bad registration signature");
     }
+    const auto message = registration_message(dht_.id(), *token, q.body);
+    const auto proof = registration_proof(message, *sig);
+    const auto* known = registrations_.find(now, *key);
+    // A keepalive repeats the registration it refreshes, signature and all, while its
+    // token lasts: what was verified once need not be verified again.
+    if (!known || known->proof != proof) {
+        ++stats_.signature_checks;
+        if (!verify(*key, message, *sig)) {
+            ++stats_.bad_signatures;
+            return dht::query_reply::error(krpc::protocol_error, "bad registration signature");
+        }
+    }
+    const bool is_new = !known;
     registration r;
+    r.proof = proof;
     r.observed = from;
     r.lan = read_endpoint_list(q.body, "lan");
     if (const auto* nat = bencode::find_string(q.body, "nat")) r.nat = nat->substr(0, 32);
     if (const auto* pd = bencode::find_int(q.body, "pd"); pd && *pd >= -64 && *pd <= 64) r.port_delta = static_cast<int>(*pd);
     r.ipv6 = read_ipv6_endpoint(q.body);
     r.expires = now + ttl_;
-    const bool is_new = !registrations_.find(now, *key);
     if (is_new && registrations_.size() >= limits_.max_registrations) registrations_.expire(now);
     if (is_new && registrations_.size() >= limits_.max_registrations) {
         ++stats_.registrations_refused;
@@ -139,26 +172,24 @@ dht::query_reply introducer_service::on_register(timestamp now, const endpoint& 
     }
     if (registrations_.upsert(now, *key, std::move(r)) == registration_table::result::added) {
         ++stats_.registrations_accepted;
-        log_->debug("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
+        if (log_->should_log(spdlog::level::debug))
+            log_->debug("registered peer {} at {}", to_hex(*key).substr(0, 16), from.to_string());
     }
     return dht::query_reply::respond({{"ttl", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(ttl_).count())}});
 }
 
 std::variant<const registration*, dht::query_reply> introducer_service::admit(timestamp now, const endpoint& from,
-                                                                            const krpc::message& q) {
-    auto requester = read_key(q.body, "k");
-    auto target = read_key(q.body, "t");
-    const auto* sid = bencode::find_string(q.body, "sid");
-    if (!requester || !target || !sid || sid->size() != 8)
-        return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
-    if (auto early = check_serving_and_token(now, from, *requester, q)) return *early;
-    const std::string target_key(target->begin(), target->end());
-    if (!global_.allow(now, "") || !per_requester_.allow(now, from.address.to_string()) ||
-        !per_subnet_.allow(now, subnet_of(from.address)) || !per_target_.allow(now, target_key)) {
+                                                                            const introduction_request& request) {
+    // Keyed by the binary address, its /24 (/48 for IPv6: what one subscriber usually
+    // controls) and the target key.
+    const std::string_view address(reinterpret_cast<const char*>(from.address.data()), from.address.size());
+    const std::string_view target(reinterpret_cast<const char*>(request.target.data()), request.target.size());
+    if (!global_.allow(now, {}) || !per_requester_.allow(now, address) ||
+        !per_subnet_.allow(now, address.substr(0, from.address.is_v4() ? 3 : 6)) || !per_target_.allow(now, target)) {
         ++stats_.introductions_rate_limited;
         return dht::query_reply::error(krpc::server_error, "rate limited");
     }
-    const auto* reg = registrations_.find(now, *target);
+    const auto* reg = registrations_.find(now, request.target);
     if (!reg) {
         ++stats_.introductions_unknown_target;
         return dht::query_reply::error(krpc::generic_error, "target not registered here");
@@ -167,49 +198,50 @@ std::variant<const registration*, dht::query_reply> introducer_service::admit(ti
 }
 
 void introducer_service::notify_target(const registration& reg, const endpoint& requester,
-                                       const krpc::message& q, bool relayed) {
-    bencode::dict notice{{"id", dht_.id().to_bytes()},
-                         {"k", *bencode::find_string(q.body, "k")},
-                         {"ep", krpc::compact_endpoint(requester)},
-                         {"lan", endpoint_list(read_endpoint_list(q.body, "lan"))},
-                         {"sid", *bencode::find_string(q.body, "sid")}};
-    if (const auto* nat = bencode::find_string(q.body, "nat")) notice.emplace("nat", nat->substr(0, 32));
-    if (relayed) notice.emplace("relay", 1);
-    if (auto ep6 = read_ipv6_endpoint(q.body)) notice.emplace("ep6", krpc::compact_endpoint(*ep6));
-    if (const auto* tr = bencode::find_string(q.body, "tr"); tr && *tr == "tcp") notice.emplace("tr", "tcp");
-    // Opaque to the introducer: what the requester wants from the target (the torrent
-    // plugin puts a rendezvous hash here, never an info-hash).
-    if (const auto* ctx = bencode::find_string(q.body, "ctx"); ctx && ctx->size() <= 32) notice.emplace("ctx", *ctx);
-    if (const auto* pred = bencode::find_list(q.body, "pred"); pred && !pred->empty())
-        notice.emplace("pred", endpoint_list(read_endpoint_list(q.body, "pred", max_predictions)));
-    dht_.send_notice(reg.observed, method::introduction, std::move(notice));
+                                       const introduction_request& request, bool relayed) {
+    if (auto* out = dht_.send_encoded(reg.observed))
+        write_introduction_notice(*out, sender(), dht_.notice_transaction_id(), request, requester, relayed);
 }
 
 dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint& from, const krpc::message& q) {
-    auto admitted = admit(now, from, q);
+    const auto request = read_introduction(q.body);
+    if (!request) return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
+    if (auto early = check_serving_and_token(now, from, request->requester, request->token)) return *early;
+    return introduce(now, from, q.transaction_id, *request);
+}
+
+bool introducer_service::on_introduce_flat(timestamp now, const endpoint& from, const bencode::flat_reader& query,
+                                           std::string_view tid) {
+    const auto request = read_introduction(query, list_scratch_);
+    if (!request || !serving() || !token_valid(now, from, request->requester, request->token)) return false;
+    dht_.send_reply(from, tid, introduce(now, from, tid, *request));
+    return true;
+}
+
+dht::query_reply introducer_service::introduce(timestamp now, const endpoint& from, std::string_view tid,
+                                               const introduction_request& request) {
+    auto admitted = admit(now, from, request);
     if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
     const auto* reg = std::get<const registration*>(admitted);
-    const auto* sid = bencode::find_string(q.body, "sid");
     // Tell the target first: it must punch outward before the requester's packets reach
     // its NAT (an early inbound packet can poison the mapping on some routers).
-    notify_target(*reg, from, q, false);
+    notify_target(*reg, from, request, false);
     ++stats_.introductions_ok;
-    log_->debug("introduced {} to {}", from.to_string(), reg->observed.to_string());
-    bencode::dict reply{{"ep", krpc::compact_endpoint(reg->observed)},
-                        {"lan", endpoint_list(reg->lan)},
-                        {"nat", reg->nat},
-                        {"sid", *sid}};
-    if (reg->port_delta != 0) reply.emplace("pd", reg->port_delta);
-    if (reg->ipv6) reply.emplace("ep6", krpc::compact_endpoint(*reg->ipv6));
-    return dht::query_reply::respond(std::move(reply));
+    if (log_->should_log(spdlog::level::debug))
+        log_->debug("introduced {} to {}", from.to_string(), reg->observed.to_string());
+    if (auto* out = dht_.send_encoded(from)) write_introduction_reply(*out, sender(), tid, from, request.sid, *reg);
+    return dht::query_reply::answered();
 }
 
 dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& from, const krpc::message& q) {
-    auto admitted = admit(now, from, q);
+    const auto request = read_introduction(q.body);
+    if (!request) return dht::query_reply::error(krpc::protocol_error, "missing or malformed k, t or sid");
+    if (auto early = check_serving_and_token(now, from, request->requester, request->token)) return *early;
+    auto admitted = admit(now, from, *request);
     if (auto* refusal = std::get_if<dht::query_reply>(&admitted)) return *refusal;
     const auto* reg = std::get<const registration*>(admitted);
-    const auto* sid = bencode::find_string(q.body, "sid");
-    switch (relays_.open(now, *sid, from, reg->observed)) {
+    const std::string sid(request->sid);
+    switch (relays_.open(now, sid, from, reg->observed)) {
     case relay_table::open_result::disabled:
         return dht::query_reply::error(krpc::server_error, "relaying is turned off on this introducer");
     case relay_table::open_result::full:
@@ -219,9 +251,9 @@ dht::query_reply introducer_service::on_relay(timestamp now, const endpoint& fro
     case relay_table::open_result::opened:
         break;
     }
-    notify_target(*reg, from, q, true);
+    notify_target(*reg, from, *request, true);
     log_->debug("relaying between {} and {}", from.to_string(), reg->observed.to_string());
-    return dht::query_reply::respond({{"relay", 1}, {"sid", *sid}});
+    return dht::query_reply::respond({{"relay", 1}, {"sid", sid}});
 }
 
 void introducer_service::set_limits(const introducer_limits& limits, const relay_limits& relay) {

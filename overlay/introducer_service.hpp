@@ -8,6 +8,7 @@
 #include "dht/base/log.hpp"
 #include "dht/node.hpp"
 #include "dht/token_manager.hpp"
+#include "overlay/introduction_request.hpp"
 #include "overlay/overlay_config.hpp"
 #include "overlay/rate_limiter.hpp"
 #include "overlay/registration_table.hpp"
@@ -26,6 +27,8 @@ struct introducer_stats {
     std::uint64_t introductions_unknown_target = 0;
     std::uint64_t introductions_rate_limited = 0;
     std::uint64_t bad_signatures = 0;
+    // Ed25519 verifications of registrations (a refresh that repeats a verified one needs none).
+    std::uint64_t signature_checks = 0;
     // Registrations, introductions and relay requests refused because this node does
     // not serve as an introducer (not verified reachable, or disabled).
     std::uint64_t refused_not_serving = 0;
@@ -55,13 +58,26 @@ public:
 private:
     dht::query_reply on_register(timestamp now, const endpoint& from, const krpc::message& q);
     dht::query_reply on_introduce(timestamp now, const endpoint& from, const krpc::message& q);
+    // The fast path: ovl_introduce from the flat parse. It declines (false) what would not
+    // be introduced, before anything is counted or rate-limited, so that the general path
+    // refuses it, or hands out a first token, exactly as before.
+    bool on_introduce_flat(timestamp now, const endpoint& from, const bencode::flat_reader& query,
+                           std::string_view tid);
+    // Introduces a requester whose token was checked.
+    dht::query_reply introduce(timestamp now, const endpoint& from, std::string_view tid,
+                               const introduction_request& request);
     dht::query_reply on_relay(timestamp now, const endpoint& from, const krpc::message& q);
-    // What introductions and relay requests share: argument checks, the IP-bound token,
-    // rate limits and the target's registration (or the reply that refuses the request).
-    std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from, const krpc::message& q);
-    void notify_target(const registration& reg, const endpoint& requester, const krpc::message& q, bool relayed);
+    // What introductions and relay requests share once the token is checked: rate limits
+    // and the target's registration (or the reply that refuses the request).
+    std::variant<const registration*, dht::query_reply> admit(timestamp now, const endpoint& from,
+                                                            const introduction_request& request);
+    void notify_target(const registration& reg, const endpoint& requester, const introduction_request& request,
+                       bool relayed);
+    bool serving() const { return limits_.enabled && serving_(); }
+    bool token_valid(timestamp now, const endpoint& from, const public_key& key, std::optional<std::string_view> token);
     std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
-                                                            const krpc::message& q);
+                                                            std::optional<std::string_view> token);
+    krpc_sender sender() const;
 
     dht::node& dht_;
     introducer_limits limits_;
@@ -75,12 +91,10 @@ private:
     rate_limiter per_requester_;
     rate_limiter per_subnet_;
     rate_limiter per_target_;
+    std::vector<std::string_view> list_scratch_;
     introducer_stats stats_;
     timestamp next_expiry_;
 };
-
-// Predicted endpoints of a sequential NAT's next mapping, carried in an introduction.
-inline constexpr std::size_t max_predictions = 16;
 
 // Helpers shared by both sides of the introduction protocol.
 std::vector<endpoint> read_endpoint_list(const bencode::dict& d, const char* key, std::size_t max = 4);

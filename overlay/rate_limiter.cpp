@@ -14,14 +14,14 @@ void rate_limiter::evict_idle(timestamp now) {
     });
 }
 
-bool rate_limiter::allow(timestamp now, const std::string& key, double cost) {
+bool rate_limiter::allow(timestamp now, std::string_view key, double cost) {
     auto it = buckets_.find(key);
     if (it == buckets_.end()) {
         if (buckets_.size() >= max_keys_) {
             evict_idle(now);
             if (buckets_.size() >= max_keys_) return false;
         }
-        it = buckets_.emplace(key, bucket{burst_, now}).first;
+        it = buckets_.emplace(std::string(key), bucket{burst_, now}).first;
     }
     auto& b = it->second;
     b.tokens = std::min(burst_, b.tokens + to_seconds(now - b.updated) * rate_);

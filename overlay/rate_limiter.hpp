@@ -6,7 +6,9 @@
 #include "dht/base/time.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace ovl::overlay {
@@ -17,7 +19,7 @@ public:
     rate_limiter(double rate, double burst, std::size_t max_keys = 100000);
 
     // Takes `cost` tokens for `key`; false (and nothing taken) when it has fewer.
-    bool allow(timestamp now, const std::string& key, double cost = 1.0);
+    bool allow(timestamp now, std::string_view key, double cost = 1.0);
     std::size_t keys() const { return buckets_.size(); }
 
 private:
@@ -30,7 +32,12 @@ private:
     double rate_;
     double burst_;
     std::size_t max_keys_;
-    std::unordered_map<std::string, bucket> buckets_;
+    // Looked up by string_view, so that checking a known key allocates nothing.
+    struct key_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view k) const noexcept { return std::hash<std::string_view>{}(k); }
+    };
+    std::unordered_map<std::string, bucket, key_hash, std::equal_to<>> buckets_;
 };
 
 } // namespace ovl::overlay

@@ -5,8 +5,7 @@ namespace ovl::overlay {
 registration_table::registration_table(std::size_t max_registrations) : max_(max_registrations) {}
 
 registration_table::result registration_table::upsert(timestamp now, const public_key& key, registration r) {
-    auto k = key_of(key);
-    if (auto it = table_.find(k); it != table_.end()) {
+    if (auto it = table_.find(key); it != table_.end()) {
         it->second = std::move(r);
         return result::refreshed;
     }
@@ -14,12 +13,12 @@ registration_table::result registration_table::upsert(timestamp now, const publi
         expire(now);
         if (table_.size() >= max_) return result::full;
     }
-    table_.emplace(std::move(k), std::move(r));
+    table_.emplace(key, std::move(r));
     return result::added;
 }
 
 const registration* registration_table::find(timestamp now, const public_key& key) const {
-    auto it = table_.find(key_of(key));
+    auto it = table_.find(key);
     if (it == table_.end() || it->second.expires <= now) return nullptr;
     return &it->second;
 }

@@ -7,15 +7,22 @@
 #include "dht/base/time.hpp"
 #include "overlay/identity.hpp"
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace ovl::overlay {
 
+using registration_digest = std::array<std::uint8_t, 16>;
+
 struct registration {
     endpoint observed;
+    // A digest of the signed message and the signature that were verified.
+    registration_digest proof{};
     std::vector<endpoint> lan;
     std::string nat;
     // Sequential NATs: the port step, for requesters to predict the next mapping.
@@ -38,10 +45,15 @@ public:
     std::size_t capacity() const { return max_; }
 
 private:
-    static std::string key_of(const public_key& k) { return {k.begin(), k.end()}; }
+    struct key_hash {
+        std::size_t operator()(const public_key& k) const noexcept {
+            return std::hash<std::string_view>{}({reinterpret_cast<const char*>(k.data()), k.size()});
+        }
+    };
 
     std::size_t max_;
-    std::unordered_map<std::string, registration> table_;
+    // The key held in place: no second allocation per registration, none per lookup.
+    std::unordered_map<public_key, registration, key_hash> table_;
 };
 
 } // namespace ovl::overlay

@@ -116,4 +116,19 @@ bool flat_reader::list_contains(std::string_view outer, std::string_view key, st
     return false;
 }
 
+std::optional<std::size_t> flat_reader::list_strings(std::string_view outer, std::string_view key,
+                                                     std::vector<std::string_view>& out) const {
+    out.clear();
+    const auto l = find(find(impl_->root, outer), key);
+    if (l.type() != lt::bdecode_node::list_t) return std::nullopt;
+    const auto size = l.list_size();
+    for (int i = 0; i < size; ++i) {
+        const auto e = l.list_at(i);
+        if (e.type() != lt::bdecode_node::string_t) continue;
+        const auto s = e.string_value();
+        out.emplace_back(s.data(), s.size());
+    }
+    return static_cast<std::size_t>(size);
+}
+
 } // namespace ovl::bencode

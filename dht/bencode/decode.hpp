@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ovl::bencode {
 
@@ -48,6 +49,10 @@ public:
     std::optional<std::string_view> find_string(std::string_view outer, std::string_view key) const;
     // Whether `outer`'s entry `key` is a list holding the string `item`.
     bool list_contains(std::string_view outer, std::string_view key, std::string_view item) const;
+    // `outer`'s entry `key` as a list: its string items into `out` (replacing what was
+    // there; other items skipped) and the number of all its items; nullopt when no list.
+    std::optional<std::size_t> list_strings(std::string_view outer, std::string_view key,
+                                            std::vector<std::string_view>& out) const;
 
 private:
     struct impl;

@@ -1,14 +1,21 @@
 #include "dht/krpc/compact.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace ovl::krpc {
 
+std::size_t write_compact_endpoint(const endpoint& ep, std::uint8_t* out) {
+    const auto n = ep.address.size();
+    std::copy_n(ep.address.data(), n, out);
+    out[n] = static_cast<std::uint8_t>(ep.port >> 8);
+    out[n + 1] = static_cast<std::uint8_t>(ep.port & 0xff);
+    return n + 2;
+}
+
 std::string compact_endpoint(const endpoint& ep) {
-    std::string out(reinterpret_cast<const char*>(ep.address.data()), ep.address.size());
-    out.push_back(static_cast<char>(ep.port >> 8));
-    out.push_back(static_cast<char>(ep.port & 0xff));
-    return out;
+    std::uint8_t buf[18];
+    return std::string(reinterpret_cast<const char*>(buf), write_compact_endpoint(ep, buf));
 }
 
 std::optional<endpoint> parse_compact_endpoint(std::string_view b) {

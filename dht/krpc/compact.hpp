@@ -4,6 +4,8 @@
 
 #include "dht/base/endpoint.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,8 @@
 namespace ovl::krpc {
 
 std::string compact_endpoint(const endpoint& ep);
+// The same bytes written to `out` (room for 18); returns how many (6 or 18).
+std::size_t write_compact_endpoint(const endpoint& ep, std::uint8_t* out);
 // Accepts exactly 6 (IPv4) or 18 (IPv6) bytes.
 std::optional<endpoint> parse_compact_endpoint(std::string_view bytes);
 

@@ -45,7 +45,12 @@ int main(int argc, char** argv) {
             public_key k{};
             auto bytes = key_of(i);
             std::copy(bytes.begin(), bytes.end(), k.begin());
-            table.upsert(now, k, registration{peer_ep(i), {peer_ep(i + 7)}, "nat-cone", 0, now + 60s, std::nullopt});
+            registration r;
+            r.observed = peer_ep(i);
+            r.lan = {peer_ep(i + 7)};
+            r.nat = "nat-cone";
+            r.expires = now + 60s;
+            table.upsert(now, k, std::move(r));
         }
         const auto used = static_cast<double>(mallinfo2().uordblks - before);
         std::printf("registrations: %zu held in %.1f MiB -> %.0f bytes each, %.2f million per GiB\n", table.size(),

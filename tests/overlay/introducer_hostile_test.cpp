@@ -92,6 +92,47 @@ TEST_CASE("a registration with a forged signature is rejected and stores nothing
     CHECK(b.service.registrations().size() == 1);
 }
 
+TEST_CASE("a keepalive repeating a verified registration is not verified again; any change is",
+          "[overlay][hostile]") {
+    bench b;
+    random_source rng(8);
+    auto peer = identity::generate(rng);
+    const auto at = *endpoint::parse("203.0.113.7:5000");
+    auto first = b.ask(at, method::register_peer, {{"k", key_bytes(peer)}});
+    REQUIRE(first);
+    const auto token = *bencode::find_string(first->body, "tok");
+    auto signed_query = [&](bencode::dict fields, bool forge) {
+        auto sig = peer.sign(introducer_service::registration_message(b.node.id(), token, fields));
+        if (forge) sig[5] ^= 1;
+        fields.emplace("k", key_bytes(peer));
+        fields.emplace("tok", token);
+        fields.emplace("sig", std::string(sig.begin(), sig.end()));
+        return fields;
+    };
+    const auto registration = signed_query({{"nat", "nat-cone"}}, false);
+    auto kind = [&](const bencode::dict& q) { return b.ask(at, method::register_peer, q)->kind; };
+    CHECK(kind(registration) == krpc::message_kind::response);
+    CHECK(b.service.stats().signature_checks == 1);
+    for (int i = 0; i < 3; ++i) CHECK(kind(registration) == krpc::message_kind::response);
+    CHECK(b.service.stats().signature_checks == 1);
+
+    // Other fields under the old signature, or a forged signature over the same fields.
+    auto replayed = registration;
+    replayed.insert_or_assign("nat", "nat-symmetric");
+    CHECK(kind(replayed) == krpc::message_kind::error);
+    CHECK(kind(signed_query({{"nat", "nat-cone"}}, true)) == krpc::message_kind::error);
+    CHECK(b.service.stats().bad_signatures == 2);
+    CHECK(b.service.registrations().find(b.now, peer.public_key_bytes())->nat == "nat-cone");
+    // A genuinely new registration is verified, and then it is the one a keepalive repeats.
+    const auto changed = signed_query({{"nat", "nat-symmetric"}}, false);
+    CHECK(kind(changed) == krpc::message_kind::response);
+    CHECK(kind(changed) == krpc::message_kind::response);
+    CHECK(b.service.stats().signature_checks == 4);
+    CHECK(b.service.registrations().find(b.now, peer.public_key_bytes())->nat == "nat-symmetric");
+    CHECK(kind(registration) == krpc::message_kind::response);
+    CHECK(b.service.stats().signature_checks == 5);
+}
+
 TEST_CASE("introducing to a key nobody registered is an error", "[overlay][hostile]") {
     bench b;
     random_source rng(6);
