@@ -311,6 +311,8 @@ void network::prefetch_upcoming() const {
     };
     if (const packet* p = upcoming_packet(4)) __builtin_prefetch(p);
     if (const packet* p = upcoming_packet(3)) {
+        // Its payload is read when it is delivered: next, or right after a NAT lets it in.
+        if (p->next_nat == packet::not_a_nat || !p->from_inside) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64);
         if (p->next_nat == packet::not_a_nat) {
             ports_.prefetch(port_key(p->next_node, p->dst.port));
             // The core mostly answers: its uplink, and where the sender sits.
@@ -332,7 +334,6 @@ void network::prefetch_upcoming() const {
     if (const packet* p = upcoming_packet(2)) {
         std::uint32_t receiver = address_table::none;
         if (p->next_nat == packet::not_a_nat) {
-            __builtin_prefetch(reinterpret_cast<const char*>(p) + 64); // a small payload
             if (const bound_port* bound = ports_.find(port_key(p->next_node, p->dst.port))) {
                 __builtin_prefetch(bound->core);
                 __builtin_prefetch(bound->binding);
