@@ -16,6 +16,7 @@ void dht_swarm::build() {
         auto latency = options_.min_latency + duration(static_cast<duration::rep>(rng.uniform(spread + 1)));
         auto host = net_.add_public_host(address, sim::make_link(latency));
         dht::node_config config;
+        config.per_ip.slots = options_.rate_limiter_slots;
         if (i >= options_.seeds) config.bootstrap = seeds;
         swarm_member m;
         m.host = host;

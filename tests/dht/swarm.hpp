@@ -30,6 +30,10 @@ struct swarm_options {
     duration settle = std::chrono::seconds(30);
     duration min_latency = std::chrono::milliseconds(5);
     duration max_latency = std::chrono::milliseconds(60);
+    // Each node's per-IP limiter table (dht::ip_rate_limit::slots). A simulated node hears
+    // from a few hundred addresses; the default 16,384 slots (512 KiB a node) would be most
+    // of a large swarm's memory. Shared slots only ever loosen a limit.
+    std::size_t rate_limiter_slots = 512;
 };
 
 class dht_swarm {
