@@ -67,9 +67,14 @@ private:
     void place(const event& e) {
         const std::int64_t w = window(e.at);
         if (w < next_window_) {
-            near_.insert(std::upper_bound(near_.begin() + static_cast<std::ptrdiff_t>(head_), near_.end(), e,
-                                          event_heap::before),
-                         e);
+            const auto at = std::upper_bound(near_.begin() + static_cast<std::ptrdiff_t>(head_), near_.end(), e,
+                                             event_heap::before);
+            // An event due before all others (one scheduled with no delay) takes the slot the
+            // last pop freed rather than moving the rest.
+            if (at == near_.begin() + static_cast<std::ptrdiff_t>(head_) && head_ > 0)
+                near_[--head_] = e;
+            else
+                near_.insert(at, e);
         } else if (w - next_window_ < static_cast<std::int64_t>(buckets)) {
             const std::size_t b = bucket(w);
             ring_[b].push_back(e);
