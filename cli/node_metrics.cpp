@@ -68,6 +68,9 @@ std::string prometheus_text(const overlay::overlay_node& node) {
                {{"accepted", i.registrations_accepted},
                 {"refused_full", i.registrations_refused},
                 {"bad_signature", i.bad_signatures}});
+    w.one("overlay_registration_signature_checks_total", "counter",
+          "Ed25519 verifications of registrations (a keepalive repeating a verified one needs none).",
+          static_cast<double>(i.signature_checks));
     w.labelled("overlay_introductions_total", "counter", "Introduction and relay requests, by outcome.", "result",
                {{"ok", i.introductions_ok},
                 {"unknown_target", i.introductions_unknown_target},

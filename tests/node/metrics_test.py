@@ -73,6 +73,7 @@ try:
                                      'overlay_dht_queries_total{type="extension"}',
                                      'overlay_dht_datagrams_total{direction="in"}',
                                      'overlay_registrations_total{result="accepted"}',
+                                     'overlay_registration_signature_checks_total',
                                      'overlay_introductions_total{result="ok"}']) and after
     after = wait_until(moved, 5, "counters to move")
     assert after["overlay_registrations"] == 16, after
