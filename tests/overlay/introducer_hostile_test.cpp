@@ -51,15 +51,27 @@ struct bench {
 
 std::string key_bytes(const identity& id) { return {id.public_key_bytes().begin(), id.public_key_bytes().end()}; }
 
-// Registers `who` from `from` with a valid token and signature.
-std::optional<krpc::message> register_peer(bench& b, const identity& who, const endpoint& from, bool forge = false) {
+// The token the introducer hands `who` for registering from `from`.
+std::string registration_token(bench& b, const identity& who, const endpoint& from) {
     auto first = b.ask(from, method::register_peer, {{"k", key_bytes(who)}});
     REQUIRE(first);
-    const auto token = *bencode::find_string(first->body, "tok");
-    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token, {}));
+    return *bencode::find_string(first->body, "tok");
+}
+
+// A signed ovl_register of `fields` with `token`; `forge` spoils the signature.
+bencode::dict signed_registration(const bench& b, const identity& who, const std::string& token, bencode::dict fields,
+                                  bool forge = false) {
+    auto sig = who.sign(introducer_service::registration_message(b.node.id(), token, fields));
     if (forge) sig[0] ^= 1;
-    return b.ask(from, method::register_peer,
-                 {{"k", key_bytes(who)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())}});
+    fields.emplace("k", key_bytes(who));
+    fields.emplace("tok", token);
+    fields.emplace("sig", std::string(sig.begin(), sig.end()));
+    return fields;
+}
+
+// Registers `who` from `from` with a valid token and signature.
+std::optional<krpc::message> register_peer(bench& b, const identity& who, const endpoint& from, bool forge = false) {
+    return b.ask(from, method::register_peer, signed_registration(b, who, registration_token(b, who, from), {}, forge));
 }
 
 std::optional<krpc::message> introduce(bench& b, const identity& requester, const identity& target, const endpoint& from) {
@@ -98,17 +110,8 @@ TEST_CASE("a keepalive repeating a verified registration is not verified again; 
     random_source rng(8);
     auto peer = identity::generate(rng);
     const auto at = *endpoint::parse("203.0.113.7:5000");
-    auto first = b.ask(at, method::register_peer, {{"k", key_bytes(peer)}});
-    REQUIRE(first);
-    const auto token = *bencode::find_string(first->body, "tok");
-    auto signed_query = [&](bencode::dict fields, bool forge) {
-        auto sig = peer.sign(introducer_service::registration_message(b.node.id(), token, fields));
-        if (forge) sig[5] ^= 1;
-        fields.emplace("k", key_bytes(peer));
-        fields.emplace("tok", token);
-        fields.emplace("sig", std::string(sig.begin(), sig.end()));
-        return fields;
-    };
+    const auto token = registration_token(b, peer, at);
+    auto signed_query = [&](bencode::dict fields, bool forge) { return signed_registration(b, peer, token, fields, forge); };
     const auto registration = signed_query({{"nat", "nat-cone"}}, false);
     auto kind = [&](const bencode::dict& q) { return b.ask(at, method::register_peer, q)->kind; };
     CHECK(kind(registration) == krpc::message_kind::response);
@@ -252,14 +255,8 @@ TEST_CASE("IPv6 endpoints that are not global unicast are never handed on", "[ov
     const auto requester_at = *endpoint::parse("198.51.100.9:7000");
     // A registration (signed, so the introducer takes it) with the given ep6.
     auto register_with = [&](const std::string& ep6) {
-        auto first = b.ask(target_at, method::register_peer, {{"k", key_bytes(target)}});
-        REQUIRE(first);
-        const auto token = *bencode::find_string(first->body, "tok");
-        bencode::dict fields{{"ep6", ep6}};
-        auto sig = target.sign(introducer_service::registration_message(b.node.id(), token, fields));
-        auto reply = b.ask(target_at, method::register_peer,
-                           {{"k", key_bytes(target)}, {"tok", token}, {"sig", std::string(sig.begin(), sig.end())},
-                            {"ep6", ep6}});
+        const auto token = registration_token(b, target, target_at);
+        auto reply = b.ask(target_at, method::register_peer, signed_registration(b, target, token, {{"ep6", ep6}}));
         REQUIRE(reply);
         REQUIRE(reply->kind == krpc::message_kind::response);
     };
