@@ -55,7 +55,8 @@ struct introduction_request {
     // Usable IPv6 endpoint (read_ipv6_endpoint's rules).
     std::optional<endpoint> ipv6;
     bool tcp = false;
-    // Opaque context for the target, when at most 32 bytes.
+    // At most 32 bytes, opaque to the introducer: what the requester wants from the target
+    // (the torrent plugin puts a rendezvous hash here, never an info-hash).
     std::optional<std::string_view> context;
     endpoint_set<max_lan_endpoints> lan;
     // Set when "pred" is a non-empty list (even if none of its items is usable).
