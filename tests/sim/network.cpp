@@ -312,7 +312,8 @@ void network::prefetch_upcoming() const {
     if (const packet* p = upcoming_packet(4)) __builtin_prefetch(p);
     if (const packet* p = upcoming_packet(3)) {
         // Its payload is read when it is delivered: next, or right after a NAT lets it in.
-        if (p->next_nat == packet::not_a_nat || !p->from_inside) __builtin_prefetch(reinterpret_cast<const char*>(p) + 64);
+        if (p->next_nat == packet::not_a_nat || !p->from_inside)
+            __builtin_prefetch(reinterpret_cast<const char*>(p) + 64);
         if (p->next_nat == packet::not_a_nat) {
             ports_.prefetch(port_key(p->next_node, p->dst.port));
             // The core mostly answers: its uplink, and where the sender sits.
@@ -320,8 +321,9 @@ void network::prefetch_upcoming() const {
             members_.prefetch(p->next_outer_realm, p->src.address);
         } else if (const nat* t = nat_of(*p)) {
             t->prefetch();
-            // Outward, forwarding reads the NAT's uplink and where the destination sits;
-            // inward, the host's answer reads its realm and where the sender sits.
+            // The NAT's uplink is read outward now, inward by the host's answer; outward
+            // also where the destination sits, inward the host's realm and where the
+            // sender sits.
             __builtin_prefetch(&nodes_[p->next_node]);
             if (p->from_inside) {
                 members_.prefetch(p->next_outer_realm, p->dst.address);
@@ -344,8 +346,8 @@ void network::prefetch_upcoming() const {
             if (p->from_inside) {
                 receiver = members_.find(p->next_outer_realm, p->dst.address);
             } else {
-                if (const std::uint32_t host = members_.sole_v4_member(p->next_inner_realm); host != address_table::none)
-                    __builtin_prefetch(&nodes_[host]);
+                const std::uint32_t host = members_.sole_v4_member(p->next_inner_realm);
+                if (host != address_table::none) __builtin_prefetch(&nodes_[host]);
                 receiver = members_.find(p->next_outer_realm, p->src.address);
             }
         }
