@@ -12,7 +12,7 @@ std::size_t segment_run(std::span<const outgoing_datagram> batch) {
     if (batch.empty()) return 0;
     const auto& first = batch.front();
     const std::size_t size = first.payload.size();
-    if (!plain(first) || size < min_segment_size) return 1;
+    if (!plain(first) || size == 0) return 1;
     std::size_t n = 1;
     std::size_t total = size;
     while (n < batch.size() && n < max_segments) {
