@@ -339,6 +339,13 @@ void overlay_node::send_introduce(timestamp now, std::shared_ptr<connect_attempt
         now, introducer.ep, method::introduce, introduce_args(*attempt, token),
         [this, attempt, introducer, token, retried = !token.empty()](timestamp t, const krpc::query_outcome& o) {
             if (attempt->finished) return;
+            if (o.status == krpc::query_status::timeout && attempt->asked_again != attempt->next) {
+                // On a lossy link one lost datagram (the query, or the answer after the
+                // introducer already told the target) must not cost us this introducer.
+                attempt->asked_again = attempt->next;
+                send_introduce(t, attempt, token);
+                return;
+            }
             if (o.status != krpc::query_status::response) {
                 if (o.status == krpc::query_status::error && o.reply->error_code != krpc::method_unknown)
                     attempt->last_error = o.reply->error_message;

@@ -5,6 +5,7 @@
 #include "overlay/overlay_node.hpp"
 
 #include <chrono>
+#include <optional>
 
 namespace ovl::overlay {
 
@@ -32,6 +33,8 @@ struct overlay_node::connect_attempt {
     std::string sid;
     std::vector<dht::contact> introducers;
     std::size_t next = 0;
+    // The introducer (index into introducers) asked a second time after its answer timed out.
+    std::optional<std::size_t> asked_again;
     timestamp started;
     connect_callback done;
     bool finished = false;
