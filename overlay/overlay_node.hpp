@@ -192,6 +192,7 @@ private:
     bencode::dict introduce_args(const connect_attempt& attempt, const std::string& token) const;
 
     void start_connect(timestamp now, std::shared_ptr<connect_attempt> attempt);
+    void look_up_target(timestamp now, std::shared_ptr<connect_attempt> attempt);
     reachability reach() const;
     // The family of our first socket: what registrations, introductions and the NAT
     // verdict are about (IPv4 for a dual-stack peer; its IPv6 side is prober6_ and ep6).

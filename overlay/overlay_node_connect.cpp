@@ -270,7 +270,18 @@ void overlay_node::start_connect(timestamp now, std::shared_ptr<connect_attempt>
     attempt->sid.resize(8);
     dht_.rng().fill({reinterpret_cast<std::uint8_t*>(attempt->sid.data()), 8});
     attempt->started = now;
+    look_up_target(now, std::move(attempt));
+}
+
+void overlay_node::look_up_target(timestamp now, std::shared_ptr<connect_attempt> attempt) {
     dht_.find_node(now, attempt->target_id, [this, attempt](timestamp t, const dht::lookup_result& r) {
+        if (r.responses == 0 && !attempt->looked_up_again) {
+            // A lookup started as the node starts may go only to the bootstrap nodes, and a
+            // lossy link can lose all of those queries; by now the node's own join has run.
+            attempt->looked_up_again = true;
+            look_up_target(t, attempt);
+            return;
+        }
         if (r.responses == 0) {
             finish(t, attempt, failed_connect("no DHT node answered: check the bootstrap nodes"));
             return;

@@ -35,6 +35,8 @@ struct overlay_node::connect_attempt {
     std::size_t next = 0;
     // The introducer (index into introducers) asked a second time after its answer timed out.
     std::optional<std::size_t> asked_again;
+    // The target's lookup ran a second time after no DHT node answered the first.
+    bool looked_up_again = false;
     timestamp started;
     connect_callback done;
     bool finished = false;
