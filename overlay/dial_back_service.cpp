@@ -33,7 +33,7 @@ bytes dial_back_service::probe_datagram(std::string_view nonce) {
 dht::query_reply dial_back_service::on_dial_back(timestamp now, const endpoint& from, const krpc::message& q) {
     const auto* nonce = bencode::find_string(q.body, "n");
     if (!nonce || nonce->size() != 8) return dht::query_reply::error(krpc::protocol_error, "missing or malformed nonce n");
-    if (!from.address.is_global() || !per_requester_.allow(now, from.address.to_string())) {
+    if (!from.address.is_global() || !per_requester_.allow(now, address_key(from.address))) {
         ++stats_.refused;
         return dht::query_reply::error(krpc::server_error, "dial-back refused");
     }
@@ -72,7 +72,7 @@ dht::query_reply dial_back_service::on_probe(timestamp now, const endpoint& from
     // One small datagram per request, only to global addresses, and rate-limited per
     // target: a hostile helper could point us at a victim, but gains nothing from it.
     if (!target->address.is_global() || target->address == from.address ||
-        !per_probe_target_.allow(now, target->address.to_string())) {
+        !per_probe_target_.allow(now, address_key(target->address))) {
         ++stats_.refused;
         return dht::query_reply::error(krpc::server_error, "probe refused");
     }

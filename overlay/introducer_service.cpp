@@ -182,7 +182,7 @@ std::variant<const registration*, dht::query_reply> introducer_service::admit(ti
                                                                             const introduction_request& request) {
     // Keyed by the binary address, its /24 (/48 for IPv6: what one subscriber usually
     // controls) and the target key.
-    const std::string_view address(reinterpret_cast<const char*>(from.address.data()), from.address.size());
+    const auto address = address_key(from.address);
     const std::string_view target(reinterpret_cast<const char*>(request.target.data()), request.target.size());
     if (!global_.allow(now, {}) || !per_requester_.allow(now, address) ||
         !per_subnet_.allow(now, address.substr(0, from.address.is_v4() ? 3 : 6)) || !per_target_.allow(now, target)) {

@@ -45,7 +45,8 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
       client_(dht_, self_,
               introducer_client::settings{config_.introducers_wanted, config_.keepalive_interval, config_.lan,
                                           primary_family()},
-              log_) {
+              log_),
+      sent_to_(dht_.rng()) {
     dht_.set_observed_address_listener([this](timestamp, const endpoint& reporter, const dht::node_id&,
                                               const endpoint& observed) {
         // A dual-stack peer's NAT is its IPv4 side's; IPv6 observations only tell its address.
@@ -53,8 +54,7 @@ overlay_node::overlay_node(overlay_config config, identity self, random_source r
             if (observed.address.is_v6() && observed.address.is_global() && config_.local6) observed6_ = observed;
             return;
         }
-        auto it = sent_to_ips_.find(reporter.address);
-        mapping_.observe(reporter.address, observed, it == sent_to_ips_.end() ? ~std::uint64_t{0} : it->second);
+        mapping_.observe(reporter.address, observed, sent_to_.first_write(reporter.address).value_or(~std::uint64_t{0}));
     });
     dht_.register_query(method::introduction, [this](timestamp t, const endpoint& from, const krpc::message& q) {
         return on_introduction(t, from, q);
@@ -153,7 +153,7 @@ void overlay_node::on_datagram(timestamp now, const endpoint& from, bytes_view p
         // A probe from an endpoint we have written to proves nothing about filtering.
         if (!sent_to_.contains(from))
             (from.address.family() == primary_family() ? prober_ : prober6_).on_probe(now, from, {reinterpret_cast<const char*>(payload.data() + 1), 8},
-                             sent_to_ips_.contains(from.address));
+                             sent_to_.contains(from.address));
     }
     service_punches(now);
     service_streams(now);
@@ -216,15 +216,7 @@ std::optional<outgoing_datagram> overlay_node::poll_transmit() {
     } else {
         d = dht_.poll_transmit();
     }
-    if (d && !d->from_secondary_port && d->socket == 0) {
-        // Bounded: when full, forget and start over (a probe may then count once wrongly).
-        if (sent_to_.size() >= max_sent_to) {
-            sent_to_.clear();
-            sent_to_ips_.clear();
-        }
-        sent_to_.insert(d->to);
-        sent_to_ips_.try_emplace(d->to.address, sent_to_ips_.size());
-    }
+    if (d && !d->from_secondary_port && d->socket == 0) sent_to_.record(d->to);
     return d;
 }
 

@@ -18,6 +18,7 @@
 #include "overlay/overlay_config.hpp"
 #include "overlay/punch_session.hpp"
 #include "overlay/reachability_prober.hpp"
+#include "overlay/sent_destinations.hpp"
 #include "overlay/stream/secure_stream.hpp"
 
 #include <deque>
@@ -26,8 +27,6 @@
 #include <memory>
 #include <set>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace ovl::overlay {
 
@@ -267,10 +266,7 @@ private:
     bool serving_ = false;
     bool started_ = false;
     std::deque<outgoing_datagram> raw_out_;
-    static constexpr std::size_t max_sent_to = 65536;
-    std::unordered_set<endpoint, endpoint_hash> sent_to_;
-    // IPs we have written to, with the order we first did (see mapping_observer).
-    std::unordered_map<ip_address, std::uint64_t, ip_address_hash> sent_to_ips_;
+    sent_destinations sent_to_;
     bool joined_ = false;
     bool in_dht_ = false;
     std::vector<endpoint> published_introducers_;

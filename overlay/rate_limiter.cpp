@@ -1,6 +1,7 @@
 #include "overlay/rate_limiter.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace ovl::overlay {
 
@@ -14,14 +15,18 @@ void rate_limiter::evict_idle(timestamp now) {
     });
 }
 
-bool rate_limiter::allow(timestamp now, std::string_view key, double cost) {
-    auto it = buckets_.find(key);
+bool rate_limiter::allow(timestamp now, std::string_view name, double cost) {
+    if (name.size() > max_key_size) throw std::length_error("rate_limiter: key longer than max_key_size");
+    key k;
+    std::copy(name.begin(), name.end(), k.bytes.begin());
+    k.size = static_cast<std::uint8_t>(name.size());
+    auto it = buckets_.find(k);
     if (it == buckets_.end()) {
         if (buckets_.size() >= max_keys_) {
             evict_idle(now);
             if (buckets_.size() >= max_keys_) return false;
         }
-        it = buckets_.emplace(std::string(key), bucket{burst_, now}).first;
+        it = buckets_.emplace(k, bucket{burst_, now}).first;
     }
     auto& b = it->second;
     b.tokens = std::min(burst_, b.tokens + to_seconds(now - b.updated) * rate_);

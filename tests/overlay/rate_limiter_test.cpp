@@ -77,3 +77,17 @@ TEST_CASE("rate_limiter: a flood of distinct keys does not grow the table", "[ra
     CHECK(allowed == 10);
     CHECK(rl.keys() == 10);
 }
+
+TEST_CASE("rate_limiter: keys are compared in full, up to the longest allowed", "[rate_limiter]") {
+    const timestamp t0{1000s};
+    rate_limiter rl(1.0, 1.0);
+    const std::string longest(rate_limiter::max_key_size, 'x');
+    CHECK(rl.allow(t0, longest));
+    CHECK_FALSE(rl.allow(t0, longest));
+    // Differs in the last byte only: a bucket of its own.
+    CHECK(rl.allow(t0, longest.substr(0, longest.size() - 1) + "y"));
+    // A prefix is another key too.
+    CHECK(rl.allow(t0, longest.substr(0, 4)));
+    CHECK(rl.keys() == 3);
+    CHECK_THROWS_AS(rl.allow(t0, longest + "x"), std::length_error);
+}
