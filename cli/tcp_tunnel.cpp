@@ -6,10 +6,8 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <atomic>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -23,10 +21,16 @@ using tcp = asio::ip::tcp;
 namespace {
 // Bounds against a peer that sends or receives nothing useful.
 constexpr std::size_t max_connections = 256;
-constexpr std::size_t max_queued_frames = 256;
-// Frames written with one system call, and bytes read with one: a bulk stream costs a
-// system call per batch of frames rather than one or two per frame.
-constexpr std::size_t frames_per_write = 64;
+// Framed bytes a connection holds in user space when the kernel's send buffer is full;
+// frames beyond are dropped. Frames go straight into the kernel's buffer (which TCP's
+// autotuning sizes to the path) as they are queued, so this fills only when the TCP path
+// itself cannot keep up.
+constexpr std::size_t max_queued_bytes = 256 * 1024;
+// Frames queued by send() and not yet taken by the tunnel's thread (all connections).
+constexpr std::size_t max_outbox_bytes = 4 << 20;
+// Queued bytes that are written at once, in the middle of a batch of frames.
+constexpr std::size_t write_size = 64 * 1024;
+// Bytes read with one system call.
 constexpr std::size_t read_size = 64 * 1024;
 constexpr auto connect_timeout = std::chrono::seconds(3);
 // A connection that carries nothing for this long is closed, so idle ones cannot hold
@@ -61,12 +65,16 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         explicit connection(asio::io_context& io) : socket(io), timer(io) {}
         tcp::socket socket;
         asio::steady_timer timer;
-        std::deque<bytes> queue;
+        // Framed bytes the kernel has not taken yet; those before `written` went out.
+        std::vector<std::uint8_t> queued;
+        std::size_t written = 0;
         bool open = false;
-        std::size_t writing = 0;   // frames at the front of the queue being written
+        bool waiting = false; // for the socket to take more (the kernel's buffer was full)
         // Room for one read after the longest partial frame (2 + 65,535 bytes).
         std::vector<std::uint8_t> received = std::vector<std::uint8_t>(read_size + 2 + 0xffff);
         std::size_t filled = 0;    // bytes of `received` read and not yet delivered
+
+        std::size_t backlog() const { return queued.size() - written; }
     };
 
     // A frame to send, queued by any thread for the tunnel's.
@@ -116,6 +124,7 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         std::lock_guard lock(mutex);
         auto it = conns.find(ep);
         if (it != conns.end() && it->second == c) conns.erase(it);
+        c->open = false;
         boost::system::error_code ignored;
         c->socket.close(ignored);
         c->timer.cancel();
@@ -130,10 +139,12 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
 
     // Starts reading an open connection. Frames are written at once, not held back for
     // more (Nagle): each one is a datagram somebody waits for, and bulk writes batch anyway.
+    // Writes never block the thread: what the kernel cannot take waits in `queued`.
     void start(const endpoint& ep, const std::shared_ptr<connection>& c) {
         c->open = true;
         boost::system::error_code ignored;
         c->socket.set_option(tcp::no_delay(true), ignored);
+        c->socket.non_blocking(true, ignored);
         arm_idle(ep, c);
         read(ep, c);
     }
@@ -163,52 +174,80 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
             });
     }
 
-    // Moves what other threads queued into the connections' queues.
+    // Frames the other threads queued, then every connection they went to written: a burst
+    // of frames costs a system call per write_size bytes, not one per frame or per batch.
     void take_outbox() {
-        std::vector<outgoing> batch;
         {
             std::lock_guard lock(outbox_mutex);
-            batch.swap(outbox);
+            taking.swap(outbox);
+            outbox_bytes = 0;
         }
-        for (auto& o : batch) enqueue(o.to, std::move(o.payload), o.dial);
+        std::vector<std::pair<endpoint, std::shared_ptr<connection>>> touched;
+        for (auto& o : taking) {
+            auto c = enqueue(o.to, o.payload, o.dial);
+            if (c && (touched.empty() || touched.back().second != c)) touched.emplace_back(o.to, std::move(c));
+        }
+        taking.clear();
+        for (auto& [to, c] : touched) flush(to, c);
     }
 
-    void enqueue(const endpoint& to, bytes payload, bool dial) {
-        std::shared_ptr<connection> c;
-        {
-            std::lock_guard lock(mutex);
-            if (auto it = conns.find(to); it != conns.end()) c = it->second;
+    std::shared_ptr<connection> find(const endpoint& to) {
+        std::lock_guard lock(mutex);
+        auto it = conns.find(to);
+        return it == conns.end() ? nullptr : it->second;
+    }
+
+    std::shared_ptr<connection> dial(const endpoint& to) {
+        if (conns.size() >= max_connections) return nullptr;
+        auto c = std::make_shared<connection>(io);
+        add(to, c);
+        c->timer.expires_after(connect_timeout);
+        c->timer.async_wait([self = shared_from_this(), to, c](const boost::system::error_code& ec) {
+            if (!ec && !c->open) {
+                self->log->debug("tcp tunnel: no connection to {} within 3 s", to.to_string());
+                self->remove(to, c);
+            }
+        });
+        boost::system::error_code prep;
+        if (to.address.is_v4()) open_shareable(c->socket, true, 0, prep);
+        if (prep) log->debug("tcp tunnel: cannot prepare a shareable socket: {}", prep.message());
+        c->socket.async_connect(to_asio(to), [self = shared_from_this(), to, c](const boost::system::error_code& ec) {
+            if (ec) {
+                self->log->debug("tcp tunnel: connect to {}: {}", to.to_string(), ec.message());
+                return self->remove(to, c);
+            }
+            self->start(to, c);
+            self->flush(to, c);
+        });
+        return c;
+    }
+
+    // Appends one frame to the connection to `to` (dialled first when `dial` is set), or
+    // drops it when the connection already holds max_queued_bytes; writes once write_size
+    // bytes are waiting. Returns the connection, which the caller flushes.
+    std::shared_ptr<connection> enqueue(const endpoint& to, const bytes& payload, bool dial_if_new) {
+        auto c = find(to);
+        if (!c && dial_if_new) c = dial(to);
+        if (!c) return nullptr;
+        const std::size_t frame = 2 + payload.size();
+        if (c->backlog() + frame > max_queued_bytes) {
+            flush(to, c);
+            if (c->backlog() + frame > max_queued_bytes) return c;
         }
-        if (!c) {
-            if (!dial || conns.size() >= max_connections) return;
-            c = std::make_shared<connection>(io);
-            add(to, c);
-            c->timer.expires_after(connect_timeout);
-            c->timer.async_wait([self = shared_from_this(), to, c](const boost::system::error_code& ec) {
-                if (!ec && !c->open) {
-                    self->log->debug("tcp tunnel: no connection to {} within 3 s", to.to_string());
-                    self->remove(to, c);
-                }
-            });
-            boost::system::error_code prep;
-            if (to.address.is_v4()) open_shareable(c->socket, true, 0, prep);
-            if (prep) log->debug("tcp tunnel: cannot prepare a shareable socket: {}", prep.message());
-            c->socket.async_connect(to_asio(to), [self = shared_from_this(), to, c](const boost::system::error_code& ec) {
-                if (ec) {
-                    self->log->debug("tcp tunnel: connect to {}: {}", to.to_string(), ec.message());
-                    return self->remove(to, c);
-                }
-                self->start(to, c);
-                self->flush(to, c);
-            });
+        // What went out is dropped from the front before it grows (compacting only when that
+        // moves less than it frees).
+        if (c->written == c->queued.size()) {
+            c->queued.clear();
+            c->written = 0;
+        } else if (c->written >= write_size && c->written >= c->backlog()) {
+            c->queued.erase(c->queued.begin(), c->queued.begin() + static_cast<std::ptrdiff_t>(c->written));
+            c->written = 0;
         }
-        if (c->queue.size() >= max_queued_frames) return;
-        bytes frame(payload.size() + 2);
-        frame[0] = static_cast<std::uint8_t>(payload.size() >> 8);
-        frame[1] = static_cast<std::uint8_t>(payload.size());
-        std::copy(payload.begin(), payload.end(), frame.begin() + 2);
-        c->queue.push_back(std::move(frame));
-        flush(to, c);
+        c->queued.push_back(static_cast<std::uint8_t>(payload.size() >> 8));
+        c->queued.push_back(static_cast<std::uint8_t>(payload.size()));
+        c->queued.insert(c->queued.end(), payload.begin(), payload.end());
+        if (c->backlog() >= write_size) flush(to, c);
+        return c;
     }
 
     void punch(const endpoint& remote, std::uint16_t port, std::chrono::steady_clock::time_point deadline,
@@ -243,19 +282,27 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         });
     }
 
-    // Writes the queued frames, up to frames_per_write of them in one gathered write.
+    // Writes what is queued until the kernel takes no more, then waits until it can.
     void flush(const endpoint& to, const std::shared_ptr<connection>& c) {
-        if (!c->open || c->writing != 0 || c->queue.empty()) return;
-        c->writing = std::min(c->queue.size(), frames_per_write);
-        std::vector<asio::const_buffer> buffers;
-        buffers.reserve(c->writing);
-        for (std::size_t i = 0; i < c->writing; ++i) buffers.push_back(asio::buffer(c->queue[i]));
-        asio::async_write(c->socket, buffers, [self = shared_from_this(), to, c](const boost::system::error_code& ec, std::size_t) {
-            if (ec) return self->remove(to, c);
-            c->queue.erase(c->queue.begin(), c->queue.begin() + static_cast<std::ptrdiff_t>(c->writing));
-            c->writing = 0;
-            self->flush(to, c);
-        });
+        if (!c->open || c->waiting) return;
+        while (c->backlog() > 0) {
+            boost::system::error_code ec;
+            const std::size_t n = c->socket.write_some(asio::buffer(c->queued.data() + c->written, c->backlog()), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                c->waiting = true;
+                c->socket.async_wait(tcp::socket::wait_write, [self = shared_from_this(), to, c](const boost::system::error_code& e) {
+                    c->waiting = false;
+                    if (e == asio::error::operation_aborted) return;
+                    if (e) return self->remove(to, c);
+                    self->flush(to, c);
+                });
+                return;
+            }
+            if (ec) return remove(to, c);
+            c->written += n;
+        }
+        c->queued.clear();
+        c->written = 0;
     }
 
     deliver_fn deliver;
@@ -266,9 +313,12 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
     // Connections by remote endpoint: changed on the tunnel thread only, looked up from others.
     mutable std::mutex mutex;
     std::map<endpoint, std::shared_ptr<connection>> conns;
-    // Frames queued by send(); one post drains all that gathered meanwhile.
+    // Frames queued by send(); one post drains all that gathered meanwhile. `taking` is
+    // the tunnel thread's side of the swap, so both keep their capacity.
     std::mutex outbox_mutex;
     std::vector<outgoing> outbox;
+    std::size_t outbox_bytes = 0;
+    std::vector<outgoing> taking;
     std::atomic<std::uint64_t> accepted{0};
     std::thread thread;
 };
@@ -304,7 +354,9 @@ void tcp_tunnel::send(const endpoint& to, bytes payload, bool dial) {
     bool first = false;
     {
         std::lock_guard lock(impl_->outbox_mutex);
+        if (impl_->outbox_bytes + payload.size() > max_outbox_bytes) return;
         first = impl_->outbox.empty();
+        impl_->outbox_bytes += payload.size();
         impl_->outbox.push_back({to, std::move(payload), dial});
     }
     if (first) asio::post(impl_->io, [self = impl_] { self->take_outbox(); });

@@ -31,8 +31,9 @@ public:
     // True when a connection to (or from) `to` is open or being opened.
     bool connected(const endpoint& to) const;
     // Queues a frame for `to`. Without a connection, dials one when `dial` is set and
-    // drops the frame otherwise. Frames over 65,535 bytes, or beyond the per-connection
-    // queue limit, are dropped (they were datagrams: loss is allowed).
+    // drops the frame otherwise. Frames over 65,535 bytes, or beyond the queue limits (of
+    // frames not yet taken by the tunnel's thread, and of bytes a connection holds while
+    // the kernel's send buffer is full), are dropped (they were datagrams: loss is allowed).
     void send(const endpoint& to, bytes payload, bool dial);
 
     // TCP simultaneous open: connects to `remote` from local port `port`, or, with `via`,
