@@ -47,8 +47,10 @@ void node::on_datagram(timestamp now, const endpoint& from, bytes_view payload) 
         log_->debug("dropped datagram from {}: not bencode: {}", from.to_string(), why);
         return;
     }
-    if (auto simple = krpc::read_simple_query(reader_); simple && answer_simple(now, from, *simple)) return;
-    if (!flat_extensions_.empty() && answer_flat(now, from)) return;
+    if (const auto header = krpc::read_query_header(reader_)) {
+        if (auto simple = krpc::read_simple_query(reader_, *header); simple && answer_simple(now, from, *simple)) return;
+        if (!flat_extensions_.empty() && answer_flat(now, from, *header)) return;
+    }
     auto decoded = krpc::decode(reader_);
     if (auto* failure = std::get_if<krpc::decode_failure>(&decoded)) {
         ++stats_.dropped_malformed;
@@ -119,22 +121,14 @@ bool node::answer_simple(timestamp now, const endpoint& from, const krpc::simple
     return true;
 }
 
-bool node::answer_flat(timestamp now, const endpoint& from) {
-    const auto method = reader_.find_string("q");
-    if (!method) return false;
+bool node::answer_flat(timestamp now, const endpoint& from, const krpc::query_header& query) {
     const auto handler = std::find_if(flat_extensions_.begin(), flat_extensions_.end(),
-                                      [&](const auto& e) { return e.first == *method; });
+                                      [&](const auto& e) { return e.first == query.method; });
     if (handler == flat_extensions_.end() || (!hooks_.empty() && hooks_.contains(handler->first))) return false;
-    const auto y = reader_.find_string("y");
-    const auto tid = reader_.find_string("t");
-    const auto sender = reader_.find_string("a", "id");
-    if (!y || *y != "q" || !tid || tid->size() > krpc::max_transaction_id || !sender || sender->size() != node_id::size)
-        return false;
-    if (!handler->second(now, from, reader_, *tid)) return false;
+    if (!handler->second(now, from, reader_, query.transaction_id)) return false;
     ++stats_.queries_extension;
     ++stats_.queries_extension_flat;
-    const auto ro = reader_.find_int("ro");
-    if (!(ro && *ro == 1) && !config_.read_only) consider_querier(now, from, *node_id::from_bytes(*sender));
+    if (!query.read_only && !config_.read_only) consider_querier(now, from, *node_id::from_bytes(query.sender_id));
     return true;
 }
 

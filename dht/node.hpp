@@ -161,7 +161,7 @@ private:
     bool answer_simple(timestamp now, const endpoint& from, const krpc::simple_query& query);
     // Gives a query to its method's flat_query_handler; false when there is none or it
     // declines.
-    bool answer_flat(timestamp now, const endpoint& from);
+    bool answer_flat(timestamp now, const endpoint& from, const krpc::query_header& query);
     void handle_query(timestamp now, const endpoint& from, const krpc::message& query);
     query_reply answer_builtin(timestamp now, const endpoint& from, const krpc::message& query, bool& handled);
     void consider_querier(timestamp now, const endpoint& from, const node_id& id);

@@ -110,9 +110,9 @@ introducer_service::introducer_service(dht::node& dht, const introducer_limits& 
                         [this](timestamp t, const endpoint& from, const krpc::message& q) { return on_relay(t, from, q); });
 }
 
-bool introducer_service::token_valid(timestamp now, const endpoint& from, const public_key& key,
+bool introducer_service::token_valid(timestamp now, const endpoint& from, const dht::node_id& key_id,
                                      std::optional<std::string_view> token) {
-    return token && tokens_.accepts(now, from.address, dht_id_for(key), *token);
+    return token && tokens_.accepts(now, from.address, key_id, *token);
 }
 
 std::optional<dht::query_reply> introducer_service::check_serving_and_token(timestamp now, const endpoint& from,
@@ -122,10 +122,11 @@ std::optional<dht::query_reply> introducer_service::check_serving_and_token(time
         ++stats_.refused_not_serving;
         return dht::query_reply::error(krpc::server_error, "not serving as introducer");
     }
-    if (!token_valid(now, from, key, token)) {
+    const auto key_id = dht_id_for(key);
+    if (!token_valid(now, from, key_id, token)) {
         // First contact: hand out a token bound to the sender's IP. The reply is
         // smaller than the query, so an unverified sender gains no amplification.
-        return dht::query_reply::respond({{"tok", tokens_.issue(now, from.address, dht_id_for(key))}});
+        return dht::query_reply::respond({{"tok", tokens_.issue(now, from.address, key_id)}});
     }
     return std::nullopt;
 }
@@ -213,7 +214,8 @@ dht::query_reply introducer_service::on_introduce(timestamp now, const endpoint&
 bool introducer_service::on_introduce_flat(timestamp now, const endpoint& from, const bencode::flat_reader& query,
                                            std::string_view tid) {
     const auto request = read_introduction(query, list_scratch_);
-    if (!request || !serving() || !token_valid(now, from, request->requester, request->token)) return false;
+    if (!request || !serving() || !request->token || !token_valid(now, from, dht_id_for(request->requester), request->token))
+        return false;
     dht_.send_reply(from, tid, introduce(now, from, tid, *request));
     return true;
 }

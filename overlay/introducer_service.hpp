@@ -74,7 +74,8 @@ private:
     void notify_target(const registration& reg, const endpoint& requester, const introduction_request& request,
                        bool relayed);
     bool serving() const { return limits_.enabled && serving_(); }
-    bool token_valid(timestamp now, const endpoint& from, const public_key& key, std::optional<std::string_view> token);
+    // Tokens are bound to the sender's IP and to the DHT id of the key it speaks for.
+    bool token_valid(timestamp now, const endpoint& from, const dht::node_id& key_id, std::optional<std::string_view> token);
     std::optional<dht::query_reply> check_serving_and_token(timestamp now, const endpoint& from, const public_key& key,
                                                             std::optional<std::string_view> token);
     krpc_sender sender() const;

@@ -104,31 +104,43 @@ std::optional<std::string_view> flat_reader::find_string(std::string_view outer,
     return string_in(find(impl_->root, outer), key);
 }
 
-bool flat_reader::list_contains(std::string_view outer, std::string_view key, std::string_view item) const {
-    const auto l = find(find(impl_->root, outer), key);
-    if (l.type() != lt::bdecode_node::list_t) return false;
-    for (int i = 0; i < l.list_size(); ++i) {
-        const auto e = l.list_at(i);
+namespace {
+
+// `outer`'s entry `key` in `root` when it is a list, else a none node.
+lt::bdecode_node list_in(const lt::bdecode_node& root, std::string_view outer, std::string_view key) {
+    auto l = find(find(root, outer), key);
+    return l.type() == lt::bdecode_node::list_t ? l : lt::bdecode_node{};
+}
+
+// Calls `fn` with each string item of `list` (other items skipped) until it returns true.
+template <class Fn>
+bool any_string(const lt::bdecode_node& list, Fn fn) {
+    if (list.type() != lt::bdecode_node::list_t) return false;
+    for (int i = 0, n = list.list_size(); i < n; ++i) {
+        const auto e = list.list_at(i);
         if (e.type() != lt::bdecode_node::string_t) continue;
         const auto s = e.string_value();
-        if (std::string_view(s.data(), s.size()) == item) return true;
+        if (fn(std::string_view(s.data(), s.size()))) return true;
     }
     return false;
+}
+
+} // namespace
+
+bool flat_reader::list_contains(std::string_view outer, std::string_view key, std::string_view item) const {
+    return any_string(list_in(impl_->root, outer, key), [&](std::string_view s) { return s == item; });
 }
 
 std::optional<std::size_t> flat_reader::list_strings(std::string_view outer, std::string_view key,
                                                      std::vector<std::string_view>& out) const {
     out.clear();
-    const auto l = find(find(impl_->root, outer), key);
+    const auto l = list_in(impl_->root, outer, key);
     if (l.type() != lt::bdecode_node::list_t) return std::nullopt;
-    const auto size = l.list_size();
-    for (int i = 0; i < size; ++i) {
-        const auto e = l.list_at(i);
-        if (e.type() != lt::bdecode_node::string_t) continue;
-        const auto s = e.string_value();
-        out.emplace_back(s.data(), s.size());
-    }
-    return static_cast<std::size_t>(size);
+    any_string(l, [&](std::string_view s) {
+        out.push_back(s);
+        return false;
+    });
+    return static_cast<std::size_t>(l.list_size());
 }
 
 } // namespace ovl::bencode

@@ -82,17 +82,23 @@ decode_result decode(const bencode::flat_reader& parsed) {
     return m;
 }
 
-std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed) {
+std::optional<query_header> read_query_header(const bencode::flat_reader& parsed) {
     const auto y = parsed.find_string("y");
     if (!y || *y != "q") return std::nullopt;
-    simple_query q;
     const auto t = parsed.find_string("t");
     const auto method = parsed.find_string("q");
     const auto id = parsed.find_string("a", "id");
     if (!t || t->size() > max_transaction_id || !method || !id || id->size() != 20) return std::nullopt;
-    q.transaction_id = *t;
-    q.method = *method;
-    q.sender_id = *id;
+    const auto ro = parsed.find_int("ro");
+    return query_header{*t, *method, *id, ro && *ro == 1};
+}
+
+std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed, const query_header& header) {
+    simple_query q;
+    q.transaction_id = header.transaction_id;
+    q.method = header.method;
+    q.sender_id = header.sender_id;
+    q.read_only = header.read_only;
     if (q.method == "find_node" || q.method == "get_peers") {
         const auto target = parsed.find_string("a", q.method == "find_node" ? "target" : "info_hash");
         if (!target || target->size() != 20) return std::nullopt;
@@ -100,7 +106,6 @@ std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed
     } else if (q.method != "ping") {
         return std::nullopt;
     }
-    if (const auto ro = parsed.find_int("ro")) q.read_only = (*ro == 1);
     q.want_n4 = parsed.list_contains("a", "want", "n4");
     q.want_n6 = parsed.list_contains("a", "want", "n6");
     return q;

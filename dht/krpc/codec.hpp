@@ -36,6 +36,18 @@ std::vector<std::uint8_t> encode(const message& m);
 // Nearly all of a public node's load is ping, find_node and get_peers, answered from a
 // handful of fields. These are read straight from the flat parse, with no tree, and the
 // answer is written straight to bytes.
+// What every well-formed query carries: "y" = "q", a transaction id no longer than
+// max_transaction_id, a method name, a 20-byte "a"."id", and "ro" (BEP 43).
+struct query_header {
+    std::string_view transaction_id;
+    std::string_view method;
+    std::string_view sender_id;
+    bool read_only = false;
+};
+// Read once per datagram from the flat reader; nullopt when a field is missing or
+// malformed (the full decode() then answers with the right error).
+std::optional<query_header> read_query_header(const bencode::flat_reader& parsed);
+
 struct simple_query {
     std::string_view transaction_id;
     std::string_view method;
@@ -48,10 +60,10 @@ struct simple_query {
     bool want_n6 = false;
 };
 
-// A well-formed ping, find_node or get_peers (20-byte id and target, transaction id no
-// longer than max_transaction_id), with the fields decode() would read for it; nullopt
-// for anything else, which then goes through decode() and its error replies.
-std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed);
+// A well-formed ping, find_node or get_peers (20-byte target), with the fields decode()
+// would read for it; nullopt for anything else, which then goes through decode() and its
+// error replies.
+std::optional<simple_query> read_simple_query(const bencode::flat_reader& parsed, const query_header& header);
 
 struct simple_response {
     std::string_view transaction_id;

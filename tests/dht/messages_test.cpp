@@ -83,7 +83,9 @@ TEST_CASE("the fast path reads want and encodes nodes6 and IPv6 values as the ge
                               "4:wantl2:n42:n6ee1:q9:get_peers1:t2:aa1:y1:qe";
     bencode::flat_reader reader;
     REQUIRE(reader.parse(span_of(query)));
-    const auto q = krpc::read_simple_query(reader);
+    const auto header = krpc::read_query_header(reader);
+    REQUIRE(header);
+    const auto q = krpc::read_simple_query(reader, *header);
     REQUIRE(q);
     CHECK(q->want_n4);
     CHECK(q->want_n6);
