@@ -100,8 +100,11 @@ std::optional<outgoing_datagram> overlay_session::poll_transmit() {
         if (!tunnel_ || (!tunnel_all_ && !tunnel_->connected(d->to))) return d;
         // Probes from a second port test UDP filtering, and extra sockets punch UDP:
         // both meaningless over TCP.
-        if (!d->from_secondary_port && d->socket == 0) tunnel_->send(d->to, std::move(d->payload), tunnel_all_);
+        if (!d->from_secondary_port && d->socket == 0) tunnelled_.push_back({d->to, std::move(d->payload), tunnel_all_});
     }
+    // The driver drains until nothing is left, so this is the end of the burst: the tunnel
+    // writes it from this thread, one system call per connection.
+    if (!tunnelled_.empty()) tunnel_->send(tunnelled_);
     return std::nullopt;
 }
 

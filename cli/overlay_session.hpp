@@ -65,6 +65,8 @@ private:
     std::function<void(timestamp)> hook_;
     std::optional<tcp_tunnel> tunnel_;
     bool tunnel_all_ = false;
+    // Datagrams for the tunnel from the current drain of the node (sent as one burst).
+    std::vector<tcp_tunnel::frame> tunnelled_;
 };
 
 } // namespace ovl::cli

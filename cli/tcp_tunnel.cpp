@@ -7,7 +7,10 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <system_error>
@@ -61,15 +64,23 @@ endpoint from_asio(const tcp::endpoint& ep) {
 } // namespace
 
 struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
+    // Sending is shared: the threads that call send() append frames and write them to an
+    // open connection themselves (under `lock`), so a bulk stream's packets reach the kernel
+    // without waking the tunnel's thread; that thread dials, reads, and takes over writing
+    // only while the kernel's buffer is full. Receiving is the tunnel thread's alone.
     struct connection {
         explicit connection(asio::io_context& io) : socket(io), timer(io) {}
         tcp::socket socket;
         asio::steady_timer timer;
+        std::mutex lock;
         // Framed bytes the kernel has not taken yet; those before `written` went out.
         std::vector<std::uint8_t> queued;
         std::size_t written = 0;
-        bool open = false;
-        bool waiting = false; // for the socket to take more (the kernel's buffer was full)
+        // Connected and not closed: the descriptor may be written (under `lock`). Read
+        // without the lock only by the tunnel's thread, which is the only one to set it.
+        std::atomic<bool> open = false;
+        int fd = -1;
+        bool waiting = false; // for the kernel's buffer to take more (the tunnel thread waits)
         // Room for one read after the longest partial frame (2 + 65,535 bytes).
         std::vector<std::uint8_t> received = std::vector<std::uint8_t>(read_size + 2 + 0xffff);
         std::size_t filled = 0;    // bytes of `received` read and not yet delivered
@@ -77,12 +88,8 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         std::size_t backlog() const { return queued.size() - written; }
     };
 
-    // A frame to send, queued by any thread for the tunnel's.
-    struct outgoing {
-        endpoint to;
-        bytes payload;
-        bool dial;
-    };
+    // A frame that send() left to the tunnel's thread (no open connection to write to).
+    using outgoing = tcp_tunnel::frame;
 
     impl(deliver_fn d, logger_ptr l) : deliver(std::move(d)), log(std::move(l)), work(asio::make_work_guard(io)) {}
 
@@ -121,10 +128,16 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
     }
 
     void remove(const endpoint& ep, const std::shared_ptr<connection>& c) {
-        std::lock_guard lock(mutex);
-        auto it = conns.find(ep);
-        if (it != conns.end() && it->second == c) conns.erase(it);
+        {
+            std::lock_guard lock(mutex);
+            auto it = conns.find(ep);
+            if (it != conns.end() && it->second == c) conns.erase(it);
+        }
+        // Under the connection's lock, so no other thread writes to a descriptor number
+        // that the kernel may give to the next socket.
+        std::lock_guard lock(c->lock);
         c->open = false;
+        c->fd = -1;
         boost::system::error_code ignored;
         c->socket.close(ignored);
         c->timer.cancel();
@@ -139,14 +152,18 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
 
     // Starts reading an open connection. Frames are written at once, not held back for
     // more (Nagle): each one is a datagram somebody waits for, and bulk writes batch anyway.
-    // Writes never block the thread: what the kernel cannot take waits in `queued`.
+    // Writes never block a thread: what the kernel cannot take waits in `queued`. Ends by
+    // writing what was queued while connecting.
     void start(const endpoint& ep, const std::shared_ptr<connection>& c) {
-        c->open = true;
         boost::system::error_code ignored;
         c->socket.set_option(tcp::no_delay(true), ignored);
         c->socket.non_blocking(true, ignored);
         arm_idle(ep, c);
         read(ep, c);
+        std::lock_guard lock(c->lock);
+        c->fd = c->socket.native_handle();
+        c->open = true;
+        write_locked(ep, c);
     }
 
     void read(const endpoint& ep, const std::shared_ptr<connection>& c) {
@@ -174,21 +191,22 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
             });
     }
 
-    // Frames the other threads queued, then every connection they went to written: a burst
-    // of frames costs a system call per write_size bytes, not one per frame or per batch.
+    // Frames send() could not write itself (no open connection yet): dials where asked.
     void take_outbox() {
         {
             std::lock_guard lock(outbox_mutex);
             taking.swap(outbox);
             outbox_bytes = 0;
         }
-        std::vector<std::pair<endpoint, std::shared_ptr<connection>>> touched;
         for (auto& o : taking) {
-            auto c = enqueue(o.to, o.payload, o.dial);
-            if (c && (touched.empty() || touched.back().second != c)) touched.emplace_back(o.to, std::move(c));
+            auto c = find(o.to);
+            if (!c && o.dial) c = dial(o.to);
+            if (!c) continue;
+            std::lock_guard lock(c->lock);
+            append_locked(o.to, c, o.payload);
+            write_locked(o.to, c);
         }
         taking.clear();
-        for (auto& [to, c] : touched) flush(to, c);
     }
 
     std::shared_ptr<connection> find(const endpoint& to) {
@@ -217,22 +235,17 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                 return self->remove(to, c);
             }
             self->start(to, c);
-            self->flush(to, c);
         });
         return c;
     }
 
-    // Appends one frame to the connection to `to` (dialled first when `dial` is set), or
-    // drops it when the connection already holds max_queued_bytes; writes once write_size
-    // bytes are waiting. Returns the connection, which the caller flushes.
-    std::shared_ptr<connection> enqueue(const endpoint& to, const bytes& payload, bool dial_if_new) {
-        auto c = find(to);
-        if (!c && dial_if_new) c = dial(to);
-        if (!c) return nullptr;
+    // With c->lock held: appends one frame, or drops it when the connection already holds
+    // max_queued_bytes; writes once write_size bytes are waiting.
+    void append_locked(const endpoint& to, const std::shared_ptr<connection>& c, bytes_view payload) {
         const std::size_t frame = 2 + payload.size();
         if (c->backlog() + frame > max_queued_bytes) {
-            flush(to, c);
-            if (c->backlog() + frame > max_queued_bytes) return c;
+            write_locked(to, c);
+            if (c->backlog() + frame > max_queued_bytes) return;
         }
         // What went out is dropped from the front before it grows (compacting only when that
         // moves less than it frees).
@@ -246,8 +259,83 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
         c->queued.push_back(static_cast<std::uint8_t>(payload.size() >> 8));
         c->queued.push_back(static_cast<std::uint8_t>(payload.size()));
         c->queued.insert(c->queued.end(), payload.begin(), payload.end());
-        if (c->backlog() >= write_size) flush(to, c);
-        return c;
+        if (c->backlog() >= write_size) write_locked(to, c);
+    }
+
+    // With c->lock held, on any thread: writes what is queued until the kernel takes no
+    // more; then the tunnel's thread waits until it can (or closes the connection on an error).
+    void write_locked(const endpoint& to, const std::shared_ptr<connection>& c) {
+        if (!c->open || c->waiting) return;
+        while (c->backlog() > 0) {
+            const auto n = ::send(c->fd, c->queued.data() + c->written, c->backlog(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n >= 0) {
+                c->written += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->waiting = true;
+                asio::post(io, [self = shared_from_this(), to, c] { self->wait_writable(to, c); });
+            } else {
+                c->open = false;
+                asio::post(io, [self = shared_from_this(), to, c] { self->remove(to, c); });
+            }
+            return;
+        }
+        c->queued.clear();
+        c->written = 0;
+    }
+
+    void wait_writable(const endpoint& to, const std::shared_ptr<connection>& c) {
+        c->socket.async_wait(tcp::socket::wait_write, [self = shared_from_this(), to, c](const boost::system::error_code& e) {
+            if (e == asio::error::operation_aborted) return;
+            if (e) return self->remove(to, c);
+            std::lock_guard lock(c->lock);
+            c->waiting = false;
+            self->write_locked(to, c);
+        });
+    }
+
+    // Appends frames to their open connections and writes each connection once (mid-batch
+    // too, every write_size bytes), on the calling thread; hands the others to the tunnel's.
+    void send(std::vector<frame>& frames) {
+        std::shared_ptr<connection> c;
+        const endpoint* c_to = nullptr;
+        std::vector<std::pair<endpoint, std::shared_ptr<connection>>> touched;
+        std::vector<outgoing> later;
+        for (auto& f : frames) {
+            if (f.payload.size() > 0xffff) continue;
+            if (!c_to || !(*c_to == f.to)) {
+                c = find(f.to);
+                c_to = &f.to;
+            }
+            if (c) {
+                std::lock_guard lock(c->lock);
+                if (c->open) {
+                    append_locked(f.to, c, f.payload);
+                    if (touched.empty() || touched.back().second != c) touched.emplace_back(f.to, c);
+                    continue;
+                }
+            }
+            later.push_back({f.to, std::move(f.payload), f.dial});
+        }
+        frames.clear();
+        for (auto& [to, tc] : touched) {
+            std::lock_guard lock(tc->lock);
+            write_locked(to, tc);
+        }
+        if (later.empty()) return;
+        bool first = false;
+        {
+            std::lock_guard lock(outbox_mutex);
+            first = outbox.empty();
+            for (auto& o : later) {
+                if (outbox_bytes + o.payload.size() > max_outbox_bytes) break;
+                outbox_bytes += o.payload.size();
+                outbox.push_back(std::move(o));
+            }
+        }
+        if (first) asio::post(io, [self = shared_from_this()] { self->take_outbox(); });
     }
 
     void punch(const endpoint& remote, std::uint16_t port, std::chrono::steady_clock::time_point deadline,
@@ -270,7 +358,6 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
             if (!e) {
                 self->add(remote, c);
                 self->start(remote, c);
-                self->flush(remote, c);
                 return done(true);
             }
             self->log->debug("tcp punch to {}: {}", remote.to_string(), e.message());
@@ -280,29 +367,6 @@ struct tcp_tunnel::impl : std::enable_shared_from_this<tcp_tunnel::impl> {
                 self->punch(remote, port, deadline, std::move(done));
             });
         });
-    }
-
-    // Writes what is queued until the kernel takes no more, then waits until it can.
-    void flush(const endpoint& to, const std::shared_ptr<connection>& c) {
-        if (!c->open || c->waiting) return;
-        while (c->backlog() > 0) {
-            boost::system::error_code ec;
-            const std::size_t n = c->socket.write_some(asio::buffer(c->queued.data() + c->written, c->backlog()), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                c->waiting = true;
-                c->socket.async_wait(tcp::socket::wait_write, [self = shared_from_this(), to, c](const boost::system::error_code& e) {
-                    c->waiting = false;
-                    if (e == asio::error::operation_aborted) return;
-                    if (e) return self->remove(to, c);
-                    self->flush(to, c);
-                });
-                return;
-            }
-            if (ec) return remove(to, c);
-            c->written += n;
-        }
-        c->queued.clear();
-        c->written = 0;
     }
 
     deliver_fn deliver;
@@ -350,17 +414,12 @@ bool tcp_tunnel::connected(const endpoint& to) const {
 }
 
 void tcp_tunnel::send(const endpoint& to, bytes payload, bool dial) {
-    if (payload.size() > 0xffff) return;
-    bool first = false;
-    {
-        std::lock_guard lock(impl_->outbox_mutex);
-        if (impl_->outbox_bytes + payload.size() > max_outbox_bytes) return;
-        first = impl_->outbox.empty();
-        impl_->outbox_bytes += payload.size();
-        impl_->outbox.push_back({to, std::move(payload), dial});
-    }
-    if (first) asio::post(impl_->io, [self = impl_] { self->take_outbox(); });
+    std::vector<frame> one;
+    one.push_back({to, std::move(payload), dial});
+    impl_->send(one);
 }
+
+void tcp_tunnel::send(std::vector<frame>& frames) { impl_->send(frames); }
 
 void tcp_tunnel::punch(const endpoint& remote, std::optional<endpoint> via, std::uint16_t port, duration wait,
                        std::function<void(bool)> done) {

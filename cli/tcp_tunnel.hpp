@@ -36,6 +36,16 @@ public:
     // the kernel's send buffer is full), are dropped (they were datagrams: loss is allowed).
     void send(const endpoint& to, bytes payload, bool dial);
 
+    struct frame {
+        endpoint to;
+        bytes payload;
+        bool dial = false;
+    };
+    // send() for a burst, which it empties: frames to open connections are written from the
+    // calling thread, one system call per connection (and per 64 KiB), not handed to the
+    // tunnel's thread; the rest go to that thread as above.
+    void send(std::vector<frame>& frames);
+
     // TCP simultaneous open: connects to `remote` from local port `port`, or, with `via`,
     // from the local port of the connection to `via` (whose NAT mapping the introducer
     // saw), retrying for `wait` while the peer connects toward us. On success the
