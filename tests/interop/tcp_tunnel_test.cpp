@@ -39,22 +39,25 @@ ovl::endpoint free_loopback_port() {
     return ovl::endpoint{*ovl::ip_address::parse("127.0.0.1"), next++};
 }
 
+ovl::endpoint listen_on_free_port(ovl::cli::tcp_tunnel& tunnel) {
+    for (int attempt = 0;; ++attempt) {
+        const auto where = free_loopback_port();
+        try {
+            tunnel.listen(where);
+            return where;
+        } catch (const std::system_error&) {
+            REQUIRE(attempt < 20);
+        }
+    }
+}
+
 } // namespace
 
 TEST_CASE("tcp tunnel: frames arrive in order with the sender's endpoint, and answers go back",
           "[interop][cli][tunnel]") {
     inbox at_server, at_client;
     ovl::cli::tcp_tunnel server(at_server.sink(), ovl::null_logger());
-    ovl::endpoint where;
-    for (int attempt = 0;; ++attempt) {
-        where = free_loopback_port();
-        try {
-            server.listen(where);
-            break;
-        } catch (const std::system_error&) {
-            REQUIRE(attempt < 20);
-        }
-    }
+    const auto where = listen_on_free_port(server);
     ovl::cli::tcp_tunnel client(at_client.sink(), ovl::null_logger());
     for (int i = 0; i < 50; ++i) client.send(where, text("frame " + std::to_string(i)), true);
     // An empty datagram is a frame too; one over 65,535 bytes cannot be, and is dropped.
@@ -86,16 +89,7 @@ TEST_CASE("tcp tunnel: a stream's burst on an open connection arrives whole and 
           "[interop][cli][tunnel]") {
     inbox at_server;
     ovl::cli::tcp_tunnel server(at_server.sink(), ovl::null_logger());
-    ovl::endpoint where;
-    for (int attempt = 0;; ++attempt) {
-        where = free_loopback_port();
-        try {
-            server.listen(where);
-            break;
-        } catch (const std::system_error&) {
-            REQUIRE(attempt < 20);
-        }
-    }
+    const auto where = listen_on_free_port(server);
     ovl::cli::tcp_tunnel client(ovl::cli::tcp_tunnel::deliver_fn([](const ovl::endpoint&, std::vector<ovl::bytes>) {}),
                                 ovl::null_logger());
     client.send(where, text("open"), true);
