@@ -318,8 +318,12 @@ private:
 
     // Queues a datagram from source `src`; sent at the next flush, or now if the batch is full.
     void send_from(std::uint32_t src, std::string_view data, const sockaddr_in& to) {
-        auto& out = outgoing_[pending_++];
-        out.size = std::min(data.size(), out.data.size());
+        auto& out = outgoing_[pending_];
+        // Queries and answers are built here and stay far below this; truncating one would
+        // be counted as the target's error.
+        if (data.size() > out.data.size()) fail("datagram of " + std::to_string(data.size()) + " bytes to send");
+        ++pending_;
+        out.size = data.size();
         std::memcpy(out.data.data(), data.data(), out.size);
         out.from = sources_[src].addr.sin_addr;
         out.to = to;
